@@ -1,0 +1,101 @@
+"""A metric's return value, turned into the outcome of its case; outcomes on the report channel.
+
+An outcome travels from the process that ran the case to the one that aggregates it as
+`report.user_properties` entries named `trainloop_*`, with JSON-safe values only: pytest-xdist
+serializes them, and JUnit XML shows them as properties.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["passed", "failed", "error"]
+
+ALLOWED_RETURNS = (
+    "None, True/False, 0/1, a float score in [0, 1], (verdict, reason) "
+    "or a pytest_trainloop.Verdict"
+)
+PROPERTY_PREFIX = "trainloop_"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A metric's verdict with its reason, and a score where there is one. Truthy when passed."""
+
+    passed: bool
+    reason: str = ""
+    score: float | None = None
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a case came to: passed, failed (the verdict said no) or error (the metric broke)."""
+
+    kind: Kind
+    reason: str = ""
+    score: float | None = None
+
+
+def _from_verdict(value: object, threshold: float) -> Outcome | None:
+    """A bare verdict (not a tuple); None when `value` is not one."""
+    if value is None:
+        return Outcome("passed")
+    if isinstance(value, Verdict):
+        return Outcome("passed" if value.passed else "failed", value.reason, value.score)
+    if isinstance(value, bool):
+        return Outcome("passed" if value else "failed")
+    if isinstance(value, int):
+        if value in (0, 1):
+            return Outcome("passed" if value else "failed", score=float(value))
+        return Outcome(
+            "error",
+            f"the metric returned the integer {value}; only 0 and 1 are "
+            f"verdicts (return a float in [0, 1] for a score)",
+        )
+    if isinstance(value, float):
+        if math.isnan(value) or not 0.0 <= value <= 1.0:
+            return Outcome("error", f"the metric returned the score {value}, outside [0, 1]")
+        kind: Kind = "passed" if value >= threshold else "failed"
+        reason = "" if kind == "passed" else f"score {value:.3g} is below the threshold {threshold}"
+        return Outcome(kind, reason, value)
+    return None
+
+
+def outcome_of(value: object, threshold: float) -> Outcome:
+    """The outcome of a metric that returned `value` without raising."""
+    if isinstance(value, tuple) and len(value) == 2 and not isinstance(value[0], tuple):
+        verdict, reason = value
+        outcome = _from_verdict(verdict, threshold)
+        if outcome is not None and outcome.kind != "error" and isinstance(reason, str):
+            return Outcome(outcome.kind, reason, outcome.score)
+        if outcome is not None and outcome.kind == "error":
+            return outcome
+    else:
+        outcome = _from_verdict(value, threshold)
+        if outcome is not None:
+            return outcome
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return Outcome(
+        "error", f"the metric returned {type(value).__name__} {shown}; return {ALLOWED_RETURNS}"
+    )
+
+
+def to_properties(values: dict[str, object]) -> list[tuple[str, object]]:
+    return [(PROPERTY_PREFIX + key, value) for key, value in values.items()]
+
+
+def from_properties(properties: Sequence[tuple[str, object]]) -> dict[str, object]:
+    """The `trainloop_*` entries of a report, without the prefix ({} for other tests)."""
+    size = len(PROPERTY_PREFIX)
+    return {
+        name[size:]: value
+        for name, value in properties
+        if isinstance(name, str) and name.startswith(PROPERTY_PREFIX)
+    }

@@ -1,0 +1,328 @@
+"""The pytest hooks of pytest-trainloop; each one delegates.
+
+Without --trainloop only three hooks do anything: the marker is registered, marked functions are
+collected whatever their name, and each is reported as one skipped case with a hint.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_trainloop import settings as settings_module
+from pytest_trainloop.events import Event, EventLog, EventsNotFoundError, read_events
+from pytest_trainloop.outcomes import Outcome, outcome_of, to_properties
+from pytest_trainloop.session import TrainloopSession
+from pytest_trainloop.settings import Settings
+from pytest_trainloop.suites import (
+    MARKER,
+    MARKER_HELP,
+    Chosen,
+    MetricSpec,
+    TrainloopWarning,
+    choose,
+    parse_marker,
+    takes_event,
+)
+
+EVENT_ARG = "event"
+NOT_ENABLED_HINT = "trainloop metric: run pytest with --trainloop to evaluate it on recorded events"
+_SNIPPET = 200  # characters of a case's input and output kept in the results details
+_BAD_LINES_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class _Case:
+    """What one collected case needs at run time."""
+
+    spec: MetricSpec
+    argnames: tuple[str, ...]
+    event_id: str
+    prompt: str
+    response: str
+
+
+@dataclass
+class _Run:
+    """Per-process state of a --trainloop run (on every xdist worker, and in a plain run)."""
+
+    settings: Settings
+    log: EventLog | None = None
+    specs: dict[str, tuple[MetricSpec, tuple[str, ...]]] = field(default_factory=dict)
+    chosen: dict[tuple[Any, ...], Chosen] = field(default_factory=dict)
+    announced_bad_lines: bool = False
+    announced_suites: set[str] = field(default_factory=set)
+
+    def events_log(self) -> EventLog:
+        if self.log is None:
+            try:
+                self.log = read_events(self.settings.data_folder)
+            except EventsNotFoundError as exc:
+                raise pytest.UsageError(
+                    f"{exc} (data folder from {self.settings.data_folder_source})"
+                ) from None
+            if self.log.bad_lines:
+                self._report_bad_lines(self.log)
+        return self.log
+
+    def _report_bad_lines(self, log: EventLog) -> None:
+        shown = "\n".join(f"  {bad}" for bad in log.bad_lines[:_BAD_LINES_SHOWN])
+        more = len(log.bad_lines) - _BAD_LINES_SHOWN
+        message = (
+            f"{len(log.bad_lines)} bad line(s) in {log.folder / 'events'} were skipped:\n{shown}"
+            + (f"\n  ... and {more} more, all listed in the results file" if more > 0 else "")
+        )
+        if self.settings.strict:
+            raise pytest.UsageError(message + "\n(--trainloop-strict makes bad lines an error)")
+        warnings.warn(TrainloopWarning(message), stacklevel=1)
+
+    def choose(self, spec: MetricSpec) -> Chosen:
+        key = (spec.suite, spec.tags, spec.match, spec.include_errors)
+        chosen = self.chosen.get(key)
+        if chosen is None:
+            chosen = self.chosen[key] = choose(
+                self.events_log().events, spec, self.settings.selection
+            )
+        return chosen
+
+
+RUN_KEY = pytest.StashKey[_Run]()
+CASE_KEY = pytest.StashKey[_Case]()
+OUTCOME_KEY = pytest.StashKey[Outcome]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    settings_module.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    if not config.getoption("trainloop"):
+        return
+    run_settings = Settings.resolve(config)
+    config.stash[RUN_KEY] = _Run(run_settings)
+    if not hasattr(config, "workerinput"):  # the aggregating process: plain run or controller
+        config.pluginmanager.register(TrainloopSession(config, run_settings), "trainloop-session")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return None
+    s = run.settings
+    return f"trainloop: data folder {s.data_folder} (from {s.data_folder_source})"
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> str | None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None or run.log is None:
+        return None
+    log = run.log
+    return (
+        f"trainloop: {len(log.events)} events in {len(log.files)} files, "
+        f"{len(log.bad_lines)} bad lines"
+    )
+
+
+def _has_marker(obj: object) -> bool:
+    marks = getattr(obj, "pytestmark", [])
+    marks = marks if isinstance(marks, list) else [marks]
+    return any(getattr(mark, "name", None) == MARKER for mark in marks)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> None:
+    # Metrics need not be named test_*: flagging them `__test__` lets pytest's own collection
+    # take them (and a marked class whatever its name), so nothing else about collection changes.
+    if not (inspect.isfunction(obj) or inspect.isclass(obj)) or name.startswith("_"):
+        return
+    if _has_marker(obj) or (
+        inspect.isfunction(obj)
+        and takes_event(obj)
+        and any(
+            _has_marker(node.obj)
+            for node in collector.listchain()
+            if isinstance(node, pytest.Module | pytest.Class)
+        )
+    ):
+        obj.__test__ = True  # type: ignore[union-attr]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    mark = metafunc.definition.get_closest_marker(MARKER)
+    if mark is None:
+        return
+    where = metafunc.definition.nodeid
+    spec = parse_marker(mark, metafunc.function.__name__, where)
+    if EVENT_ARG not in metafunc.fixturenames:
+        raise pytest.UsageError(f"{where}: a {MARKER} metric must take an `event` argument")
+    run = metafunc.config.stash.get(RUN_KEY, None)
+    if run is None:
+        skip = pytest.mark.skip(reason=NOT_ENABLED_HINT)
+        metafunc.parametrize(EVENT_ARG, [pytest.param(None, marks=skip, id="not-enabled")])
+        return
+    selected = run.settings.selection.suites
+    if selected and spec.suite not in selected:
+        metafunc.parametrize(EVENT_ARG, [pytest.param(None, id="suite-not-selected")])
+        run.specs[where] = (spec, ())
+        return
+    run.specs[where] = (spec, _argnames(metafunc.function))
+    chosen = run.choose(spec)
+    if not chosen.events:
+        tags = ", ".join(run.settings.selection.tags or spec.tags)
+        reason = (
+            f"no event with tags [{tags}] (match={spec.match}) in "
+            f"{run.settings.data_folder / 'events'}"
+        )
+        metafunc.parametrize(
+            EVENT_ARG, [pytest.param(None, id="no-events", marks=pytest.mark.skip(reason=reason))]
+        )
+        return
+    metafunc.parametrize(EVENT_ARG, chosen.events, ids=[e.id for e in chosen.events])
+
+
+def _argnames(function: Any) -> tuple[str, ...]:
+    """The arguments pytest fills for a function: those without a default (as pytest does)."""
+    parameters = inspect.signature(function).parameters.values()
+    names = [
+        p.name
+        for p in parameters
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty
+    ]
+    return tuple(names[1:] if names and names[0] == "self" else names)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None or not run.specs:
+        return
+    kept: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            kept.append(item)
+            continue
+        entry = run.specs.get(
+            f"{item.parent.nodeid}::{item.originalname}" if item.parent else item.nodeid
+        )
+        if entry is None:
+            kept.append(item)
+            continue
+        spec, argnames = entry
+        if not argnames:  # a suite left out by --trainloop-suite
+            deselected.append(item)
+            continue
+        kept.append(item)
+        event = item.callspec.params.get(EVENT_ARG)
+        assert event is None or isinstance(event, Event)
+        identity: dict[str, object] = {"suite": spec.suite, "metric": spec.metric}
+        if event is None:  # the one skipped case of a suite with no matching event
+            identity["empty"] = item.get_closest_marker("skip").kwargs["reason"]  # type: ignore[union-attr]
+        else:
+            identity.update(event=event.id, threshold=spec.threshold, min_score=spec.min_score)
+            item.stash[CASE_KEY] = _Case(spec, argnames, event.id, event.prompt, event.response)
+        item.user_properties.extend(to_properties(identity))
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    case = pyfuncitem.stash.get(CASE_KEY, None)
+    if case is None:
+        return None
+    funcargs = pyfuncitem.funcargs
+    try:
+        value = pyfuncitem.obj(**{name: funcargs[name] for name in case.argnames})
+    except AssertionError as exc:
+        # A failed assert is the metric's "no", with the assertion's message as the reason.
+        pyfuncitem.stash[OUTCOME_KEY] = Outcome("failed", str(exc) or "assertion failed")
+    else:
+        pyfuncitem.stash[OUTCOME_KEY] = outcome_of(value, case.spec.threshold)
+    return True  # the return value is ours: pytest must not warn that a test returned one
+
+
+def _announcements(run: _Run, suite: str) -> dict[str, object]:
+    """Run-wide facts for the aggregating process, sent once per process on the report channel."""
+    props: dict[str, object] = {}
+    log = run.log
+    if not run.announced_bad_lines and log is not None:
+        run.announced_bad_lines = True
+        props["bad_lines"] = [str(bad) for bad in log.bad_lines]
+    if suite not in run.announced_suites:
+        run.announced_suites.add(suite)
+        for (name, tags, *_), chosen in run.chosen.items():
+            if name == suite:
+                props["suite_info"] = {
+                    "tags": list(run.settings.selection.tags or tags),
+                    "left_out_errors": chosen.left_out_errors,
+                }
+                break
+    return props
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report: pytest.TestReport = yield
+    run = item.config.stash.get(RUN_KEY, None)
+    if run is None or not item.user_properties:
+        return report
+    case = item.stash.get(CASE_KEY, None)
+    suite = case.spec.suite if case is not None else ""
+    props = _announcements(run, suite) if case is not None else {}
+    if case is not None and call.when == "call" and not report.skipped:
+        _verdict_into_report(item, call, report, case, run, props)
+    if props:
+        report.user_properties = [*report.user_properties, *to_properties(props)]
+    return report
+
+
+def _verdict_into_report(
+    item: pytest.Item,
+    call: pytest.CallInfo[None],
+    report: pytest.TestReport,
+    case: _Case,
+    run: _Run,
+    props: dict[str, object],
+) -> None:
+    outcome = item.stash.get(OUTCOME_KEY, None)
+    if outcome is None:  # the metric raised: pytest's report keeps the traceback
+        excinfo = call.excinfo
+        reason = f"{excinfo.typename}: {excinfo.value}" if excinfo else "error"
+        outcome = Outcome("error", reason)
+    props.update(
+        verdict=outcome.kind,
+        reason=outcome.reason,
+        score=outcome.score,
+        input=case.prompt[:_SNIPPET],
+        output=case.response[:_SNIPPET],
+    )
+    label = f"{case.spec.suite}/{case.spec.metric}[{case.event_id}]"
+    if outcome.kind == "failed":
+        gate = _tolerating_gate(case.spec, run)
+        if gate is not None:
+            # Tolerated, yet not a pass: xfailed keeps it visible and out of the exit code.
+            report.outcome = "skipped"
+            report.wasxfail = f"tolerated by {gate}: {outcome.reason or 'failed'}"
+            report.longrepr = None
+        else:
+            report.outcome = "failed"
+            report.longrepr = f"{label} failed: {outcome.reason or 'the metric said no'}"
+    elif outcome.kind == "error" and report.passed:  # a return value we cannot read
+        report.outcome = "failed"
+        report.longrepr = f"{label} error: {outcome.reason}"
+
+
+def _tolerating_gate(spec: MetricSpec, run: _Run) -> str | None:
+    if spec.min_score is not None:
+        return f"min_score={spec.min_score:g}"
+    if run.settings.fail_under is not None:
+        return f"--trainloop-fail-under={run.settings.fail_under:g}"
+    return None

@@ -1,0 +1,169 @@
+"""The results JSON: build it from a tally, write it atomically, read earlier runs for the trend."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pytest_trainloop.summary import Gate, Tally
+
+FORMAT_VERSION = 1
+RESULTS_GLOB = "evaluation_results_*.json"
+SUMMARY_NAME = "evaluation_summary.json"
+_STAMP = "%Y%m%dT%H%M%SZ"
+
+
+def _round(score: float | None) -> float | None:
+    return None if score is None else round(score, 4)
+
+
+def build(
+    tally: Tally,
+    gates: list[Gate],
+    now: datetime,
+    bad_lines: list[str],
+    configuration: dict[str, Any],
+) -> dict[str, Any]:
+    suites: dict[str, Any] = {}
+    for suite, tallies in tally.suites().items():
+        suites[suite] = {
+            "metrics": {
+                t.metric: {
+                    "passed": t.passed,
+                    "failed": t.failed,
+                    "errors": t.errors,
+                    "total": t.total,
+                    "score": _round(t.score),
+                    "threshold": t.threshold,
+                    "min_score": t.min_score,
+                    "details": t.details,
+                }
+                for t in tallies
+            },
+            "overall_score": _round(Tally.suite_score(tallies)),
+            "tags": tally.suite_tags.get(suite, []),
+            "left_out_errors": tally.left_out_errors.get(suite, 0),
+        }
+    for suite, reason in sorted(tally.empty_suites.items()):
+        if suite not in suites:
+            suites[suite] = {
+                "metrics": {},
+                "overall_score": None,
+                "tags": tally.suite_tags.get(suite, []),
+                "left_out_errors": tally.left_out_errors.get(suite, 0),
+                "skipped": reason,
+            }
+    passed, failed, errors = tally.totals()
+    overall = _round(tally.overall_score())
+    return {
+        "format_version": FORMAT_VERSION,
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "suites": suites,
+        "summary": {
+            "overall_score": overall,
+            "pass_rate": overall,
+            "passed": passed,
+            "failed": failed,
+            "errors": errors,
+            "total": passed + failed + errors,
+            "unattributed_errors": tally.unattributed_errors,
+            "suites": len(suites),
+            "metrics": len(tally.metrics),
+        },
+        "gates": [
+            {
+                "gate": g.name,
+                "suite": g.suite,
+                "metric": g.metric,
+                "bound": g.bound,
+                "score": _round(g.score),
+                "held": g.held,
+            }
+            for g in gates
+        ],
+        "gates_held": all(g.held for g in gates),
+        "bad_lines": {"count": len(bad_lines), "lines": bad_lines},
+        "configuration": configuration,
+    }
+
+
+def _atomic_write(path: Path, data: bytes, exclusive: bool) -> Path:
+    """Write through a temporary file so that readers never see half a file.
+
+    With `exclusive`, an existing file is never replaced: `name_2.json`, `name_3.json`, ... are
+    tried instead (two runs in the same second both keep their results).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        if not exclusive:
+            os.replace(tmp, path)
+            return path
+        target, n = path, 1
+        while True:
+            try:
+                os.link(tmp, target)  # fails if target exists: no run overwrites another
+                return target
+            except FileExistsError:
+                n += 1
+                target = path.with_name(f"{path.stem}_{n}{path.suffix}")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _dump(results: dict[str, Any]) -> bytes:
+    return orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+
+
+def _trend(results_dir: Path, now: datetime, score: float | None, exclude: Path) -> dict[str, Any]:
+    """Score change since the previous run, and the runs of the last 7 days (oldest first)."""
+    week_ago = (now - timedelta(days=7)).strftime(_STAMP)
+    history: list[dict[str, Any]] = []
+    for path in sorted(results_dir.glob(RESULTS_GLOB)):
+        stamp = path.stem.removeprefix("evaluation_results_")
+        if path == exclude or stamp < week_ago:
+            continue
+        try:
+            earlier = orjson.loads(path.read_bytes())
+            history.append(
+                {
+                    "timestamp": earlier["timestamp"],
+                    "overall_score": earlier["summary"]["overall_score"],
+                }
+            )
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            continue  # a foreign or damaged file says nothing about the trend
+    previous = history[-1]["overall_score"] if history else None
+    change = None if previous is None or score is None else round(score - previous, 4)
+    return {"previous_overall_score": previous, "change": change, "last_7_days": history}
+
+
+def write(
+    results: dict[str, Any], results_dir: Path, now: datetime, explicit_path: Path | None
+) -> Path:
+    """Write the run's file and refresh evaluation_summary.json; return the run's file."""
+    if explicit_path is not None:
+        return _atomic_write(explicit_path, _dump(results), exclusive=False)
+    run_path = results_dir / f"evaluation_results_{now.strftime(_STAMP)}.json"
+    trend = _trend(results_dir, now, results["summary"]["overall_score"], exclude=run_path)
+    written = _atomic_write(run_path, _dump(results), exclusive=True)
+    _atomic_write(results_dir / SUMMARY_NAME, _dump({**results, "trend": trend}), exclusive=False)
+    return written
+
+
+def read(path: Path) -> dict[str, Any]:
+    """A results file as written by `write`."""
+    data: dict[str, Any] = orjson.loads(path.read_bytes())
+    return data
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

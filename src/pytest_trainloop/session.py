@@ -1,0 +1,202 @@
+"""The controller's side: fold every case's report, write the results, apply the gates, print.
+
+Registered as a plugin object only in the process that aggregates (the pytest-xdist controller,
+or the single process of a plain run); workers only attach outcomes to their reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_trainloop import results
+from pytest_trainloop.outcomes import from_properties
+from pytest_trainloop.settings import Settings
+from pytest_trainloop.summary import Case, Tally
+
+_REASONS_SHOWN = 3
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class TrainloopSession:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.tally = Tally()
+        self.bad_lines: list[str] = []
+        self.seen_any = False
+        self.results_path: Path | None = None
+        # nodeid -> (suite, metric, event id) of cases whose setup reported, to name a crash
+        self._started: dict[str, tuple[str, str, str]] = {}
+        self._counted: set[str] = set()
+
+    # --- folding ------------------------------------------------------------------------------
+
+    def _announcements(self, props: dict[str, object]) -> None:
+        """Run-wide facts a worker attaches to its first report (bad lines, suite details)."""
+        bad = props.get("bad_lines")
+        if isinstance(bad, list) and not self.bad_lines:
+            self.bad_lines = [str(line) for line in bad]
+        info = props.get("suite_info")
+        suite = props.get("suite")
+        if isinstance(info, dict) and isinstance(suite, str):
+            self.tally.suite_tags[suite] = list(info.get("tags", []))
+            self.tally.left_out_errors[suite] = int(info.get("left_out_errors", 0))
+
+    def _count(self, nodeid: str, case: Case) -> None:
+        if nodeid in self._counted:
+            return
+        self._counted.add(nodeid)
+        self.tally.add(case)
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = from_properties(report.user_properties)
+        if not props:
+            if report.when not in ("setup", "call", "teardown") and report.failed:
+                self._crashed(report)
+            return
+        self.seen_any = True
+        self._announcements(props)
+        suite, metric = str(props["suite"]), str(props["metric"])
+        event_id = str(props.get("event", ""))
+        tally = self.tally.metric(suite, metric) if "empty" not in props else None
+        if tally is not None:
+            tally.min_score = props.get("min_score")  # type: ignore[assignment]
+            tally.threshold = props.get("threshold")  # type: ignore[assignment]
+        if report.when == "setup":
+            if "empty" in props:
+                self.tally.empty_suites[suite] = str(props["empty"])
+                self.tally.metrics.pop((suite, metric), None)
+            elif report.failed:
+                reason = f"error in setup: {report.longreprtext.strip().splitlines()[-1:]}"
+                self._count(report.nodeid, Case(suite, metric, event_id, "error", reason))
+            else:
+                self._started[report.nodeid] = (suite, metric, event_id)
+        elif report.when == "call" and "verdict" in props:
+            score = props.get("score")
+            self._count(
+                report.nodeid,
+                Case(
+                    suite,
+                    metric,
+                    event_id,
+                    str(props["verdict"]),
+                    _text(props.get("reason")),
+                    score if isinstance(score, float) else None,
+                    _text(props.get("input")),
+                    _text(props.get("output")),
+                ),
+            )
+
+    def _crashed(self, report: pytest.TestReport) -> None:
+        """A report made up by pytest-xdist for a case whose worker died."""
+        started = self._started.get(report.nodeid)
+        if started is not None:
+            suite, metric, event_id = started
+            reason = "the worker running this case crashed"
+            self._count(report.nodeid, Case(suite, metric, event_id, "error", reason))
+        elif self.seen_any:
+            self.tally.unattributed_errors += 1
+
+    # --- end of the run -----------------------------------------------------------------------
+
+    def _configuration(self) -> dict[str, Any]:
+        s = self.settings
+        sel = s.selection
+        return {
+            "data_folder": str(s.data_folder),
+            "data_folder_source": s.data_folder_source,
+            "suites": list(sel.suites),
+            "tags": None if sel.tags is None else list(sel.tags),
+            "limit": sel.limit,
+            "sample": sel.sample,
+            "seed": sel.seed,
+            "since": None if sel.since is None else sel.since.isoformat(),
+            "until": None if sel.until is None else sel.until.isoformat(),
+            "fail_under": s.fail_under,
+        }
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.seen_any:
+            return  # no marked metric ran: nothing to write, no exit code to change
+        now = results.utc_now()
+        gates = self.tally.gates(self.settings.fail_under)
+        data = results.build(self.tally, gates, now, self.bad_lines, self._configuration())
+        self.results_path = results.write(
+            data, self.settings.data_folder / "results", now, self.settings.results_path
+        )
+        if not all(g.held for g in gates) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    # --- terminal -----------------------------------------------------------------------------
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.seen_any:
+            return
+        tr = terminalreporter
+        verbose = self.config.get_verbosity() >= 0
+        tr.write_sep("=", "trainloop")
+        gates = {(g.suite, g.metric): g for g in self.tally.gates(self.settings.fail_under)}
+        rows = [("suite", "metric", "passed/total", "score", "gate", "")]
+        for suite, tallies in self.tally.suites().items():
+            for t in tallies:
+                gate = gates.get((suite, t.metric))
+                rows.append(
+                    (
+                        suite,
+                        t.metric,
+                        f"{t.passed}/{t.total}" + (f" ({t.errors} errors)" if t.errors else ""),
+                        "-" if t.score is None else f"{t.score:.3f}",
+                        "" if gate is None else f">= {gate.bound:g}",
+                        "" if gate is None else ("held" if gate.held else "NOT MET"),
+                    )
+                )
+        widths = [max(len(row[i]) for row in rows) for i in range(6)]
+        for row in rows:
+            tr.write_line(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
+        for suite, reason in sorted(self.tally.empty_suites.items()):
+            tr.write_line(f"{suite}: skipped, {reason}")
+        passed, failed, errors = self.tally.totals()
+        overall = self.tally.overall_score()
+        total = passed + failed + errors
+        tr.write_line(
+            f"overall: {passed}/{total} passed"
+            + ("" if overall is None else f", score {overall:.3f}")
+            + (f", {errors} errors" if errors else "")
+            + (
+                f" ({self.tally.unattributed_errors} unattributed)"
+                if self.tally.unattributed_errors
+                else ""
+            )
+        )
+        if verbose:
+            for t in self.tally.metrics.values():
+                for reason, count in t.reasons.most_common(_REASONS_SHOWN):
+                    tr.write_line(f"  {t.suite}/{t.metric}: {count}x {reason}")
+        left_out = sum(self.tally.left_out_errors.values())
+        if left_out and verbose:
+            tr.write_line(f"failed calls left out (output null): {left_out}")
+        if self.bad_lines:
+            tr.write_line(
+                f"bad event lines: {len(self.bad_lines)} (listed in the results file)", yellow=True
+            )
+        if self.results_path is not None:
+            tr.write_line(f"results: {self.results_path}")
+        for gate in self.tally.gates(self.settings.fail_under):
+            if not gate.held:
+                tr.write_line(
+                    f"trainloop gate not met: {gate.label}: score {gate.score:.3f} "
+                    f"< {gate.bound:g}",
+                    red=True,
+                    bold=True,
+                )

@@ -1,0 +1,225 @@
+"""Options, resolved once per run.
+
+Precedence: command line > environment > ini > trainloop.config.yaml > default.
+
+Every option is a `--trainloop-*` flag (default None, so "not given" is visible) and a
+`trainloop_*` ini key; a few also read a `TRAINLOOP_*` variable or a key of the `trainloop:`
+mapping in `trainloop.config.yaml`. `Settings.resolve` turns them into plain values, so they are
+the same on xdist workers, and raises `pytest.UsageError` naming the source of a bad value.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_trainloop.suites import Selection
+
+CONFIG_FILE = "trainloop.config.yaml"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("trainloop", "evaluate recorded LLM events (pytest-trainloop)")
+    group.addoption(
+        "--trainloop",
+        action="store_true",
+        default=False,
+        help="Run the metrics marked with trainloop_suite, one case per recorded event.",
+    )
+    group.addoption(
+        "--trainloop-data-folder",
+        default=None,
+        metavar="DIR",
+        help="Folder holding events/ (default: $TRAINLOOP_DATA_FOLDER, the "
+        "trainloop_data_folder ini key, trainloop.config.yaml, then data/ in the rootdir).",
+    )
+    parser.addini(
+        "trainloop_data_folder",
+        "Folder holding events/, relative to the ini file.",
+        default="",
+    )
+    for name, metavar, help_text in _VALUED_OPTIONS:
+        flag = "--trainloop-" + name.replace("_", "-")
+        if name == "suite":
+            group.addoption(flag, action="append", default=None, metavar=metavar, help=help_text)
+        else:
+            group.addoption(flag, default=None, metavar=metavar, help=help_text)
+        parser.addini("trainloop_" + name, help_text, default="")
+    group.addoption(
+        "--trainloop-strict",
+        action="store_true",
+        default=None,
+        help="Make bad event lines a collection error instead of a warning.",
+    )
+    parser.addini(
+        "trainloop_strict", "Make bad event lines a collection error.", type="bool", default=False
+    )
+
+
+_VALUED_OPTIONS = (
+    ("suite", "NAME", "Run only this suite (repeatable; ini: names separated by spaces)."),
+    ("tags", "TAG,...", "Evaluate events with these tags instead of the markers' tags."),
+    ("limit", "N", "Evaluate at most the first N events of each suite."),
+    ("sample", "N", "Evaluate a random sample of N events per suite (see --trainloop-seed)."),
+    ("seed", "N", "Seed of --trainloop-sample (default 0): the same sample on every worker."),
+    ("since", "TIME", "Only events recorded at or after TIME (ISO 8601 date or timestamp)."),
+    ("until", "TIME", "Only events recorded before TIME (ISO 8601 date or timestamp)."),
+    (
+        "fail_under",
+        "SCORE",
+        "Gate: exit 1 when the overall score is below SCORE, in [0, 1]; "
+        "failing cases are then tolerated and shown as xfailed.",
+    ),
+    ("results", "PATH", "Write this run's results JSON to PATH instead of data/results/."),
+)
+
+
+def _load_config_file(path: Path) -> dict[str, Any]:
+    """The `trainloop:` mapping of trainloop.config.yaml ({} when the file does not exist)."""
+    if not path.is_file():
+        return {}
+    import yaml  # only when there is a file to read: yaml costs ~10 ms to import
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise pytest.UsageError(f"{path} is not valid YAML: {exc}") from None
+    if document is None:
+        return {}
+    section = document.get("trainloop") if isinstance(document, dict) else None
+    if not isinstance(section, dict):
+        raise pytest.UsageError(f"{path} must hold a mapping under the key 'trainloop:'")
+    return section
+
+
+def _given(config: pytest.Config, name: str) -> tuple[str | None, str]:
+    """An option's raw value from the command line, else the ini file, and where it came from."""
+    value = config.getoption("trainloop_" + name)
+    if value is not None:
+        return value, "--trainloop-" + name.replace("_", "-")
+    ini = config.getini("trainloop_" + name)
+    return (ini or None), f"the trainloop_{name} ini key"
+
+
+def _number(config: pytest.Config, name: str, kind: type[int] | type[float]) -> float | None:
+    value, source = _given(config, name)
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except ValueError:
+        number = None
+    if kind is int and (number is None or number < 0):
+        raise pytest.UsageError(f"{source} must be a whole number >= 0, got {value!r}")
+    if kind is float and (number is None or not 0 <= number <= 1):
+        raise pytest.UsageError(f"{source} must be a number in [0, 1], got {value!r}")
+    return number
+
+
+def _time(config: pytest.Config, name: str) -> datetime | None:
+    value, source = _given(config, name)
+    if value is None:
+        return None
+    text = value.strip()
+    text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"{source} must be an ISO 8601 date or timestamp such as 2024-01-15 or "
+            f"2024-01-15T14:30:00Z, got {value!r}"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _selection(config: pytest.Config) -> Selection:
+    suites = config.getoption("trainloop_suite") or config.getini("trainloop_suite").split()
+    tags_text, tags_source = _given(config, "tags")
+    tags = None
+    if tags_text is not None:
+        tags = tuple(t.strip() for t in tags_text.split(",") if t.strip())
+        if not tags:
+            raise pytest.UsageError(f"{tags_source} must list tags separated by commas")
+    sample = _number(config, "sample", int)
+    seed = _number(config, "seed", int)
+    limit = _number(config, "limit", int)
+    since, until = _time(config, "since"), _time(config, "until")
+    if since is not None and until is not None and since >= until:
+        raise pytest.UsageError(
+            f"--trainloop-since ({since}) must be before --trainloop-until ({until})"
+        )
+    return Selection(
+        suites=tuple(suites),
+        tags=tags,
+        limit=None if limit is None else int(limit),
+        sample=None if sample is None else int(sample),
+        seed=0 if seed is None else int(seed),
+        since=since,
+        until=until,
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective options of one run, each plain and picklable."""
+
+    data_folder: Path
+    data_folder_source: str
+    config_file: Path | None
+    selection: Selection
+    fail_under: float | None
+    results_path: Path | None
+    strict: bool
+
+    @classmethod
+    def resolve(cls, config: pytest.Config) -> Settings:
+        config_path = config.rootpath / CONFIG_FILE
+        file_options = _load_config_file(config_path)
+        data_folder, source = _data_folder(config, config_path, file_options)
+        results, _ = _given(config, "results")
+        strict = config.getoption("trainloop_strict")
+        return cls(
+            data_folder=data_folder,
+            data_folder_source=source,
+            config_file=config_path if config_path.is_file() else None,
+            selection=_selection(config),
+            fail_under=_number(config, "fail_under", float),
+            results_path=None if results is None else config.invocation_params.dir / results,
+            strict=bool(config.getini("trainloop_strict") if strict is None else strict),
+        )
+
+
+def _data_folder(
+    config: pytest.Config, config_path: Path, file_options: dict[str, Any]
+) -> tuple[Path, str]:
+    cwd = config.invocation_params.dir
+    ini_dir = config.inipath.parent if config.inipath else config.rootpath
+    candidates: list[tuple[object, Path, str]] = [
+        (config.getoption("trainloop_data_folder"), cwd, "--trainloop-data-folder"),
+        (os.environ.get("TRAINLOOP_DATA_FOLDER") or None, cwd, "TRAINLOOP_DATA_FOLDER"),
+        (
+            config.getini("trainloop_data_folder") or None,
+            ini_dir,
+            "the trainloop_data_folder ini key",
+        ),
+        (file_options.get("data_folder"), config_path.parent, f"data_folder in {config_path}"),
+    ]
+    for value, base, source in candidates:
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise pytest.UsageError(
+                f"{source} must name the folder that holds events/, got {value!r}"
+            )
+        folder = base / Path(value).expanduser()
+        if folder.is_file():
+            raise pytest.UsageError(f"{source} names a file, not a folder: {folder}")
+        if not folder.exists():
+            raise pytest.UsageError(f"{source} names a folder that does not exist: {folder}")
+        return folder, source
+    return config.rootpath / "data", "the default, data/ in the rootdir"

@@ -1,0 +1,159 @@
+"""The trainloop_suite marker: its arguments, and the events each metric runs on."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from pytest_trainloop.events import Event
+
+MARKER = "trainloop_suite"
+MARKER_HELP = (
+    "trainloop_suite(name, *, tags, match='any', threshold=0.5, min_score=None, "
+    "include_errors=False): a metric evaluated on each recorded event with one of the tags "
+    "(run with --trainloop)"
+)
+_KEYWORDS = ("tags", "match", "threshold", "min_score", "include_errors")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Run-wide narrowing of every suite's events, from the command line or ini."""
+
+    suites: tuple[str, ...] = ()
+    tags: tuple[str, ...] | None = None
+    limit: int | None = None
+    sample: int | None = None
+    seed: int = 0
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One marked function's marker arguments, checked."""
+
+    suite: str
+    metric: str
+    tags: tuple[str, ...]
+    match: str
+    threshold: float
+    min_score: float | None
+    include_errors: bool
+
+
+def _bad(where: str, message: str) -> pytest.UsageError:
+    return pytest.UsageError(f"{where}: @pytest.mark.{MARKER} {message}")
+
+
+def _bound(where: str, name: str, value: object, optional: bool) -> float | None:
+    if value is None and optional:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or not 0 <= value <= 1
+    ):
+        raise _bad(where, f"{name}= must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def metric_name(function_name: str) -> str:
+    return function_name.removeprefix("test_")
+
+
+def parse_marker(mark: pytest.Mark, function_name: str, where: str) -> MetricSpec:
+    """Check the marker's arguments; a mistake is a usage error naming what is allowed."""
+    args: tuple[Any, ...] = mark.args
+    kwargs: dict[str, Any] = dict(mark.kwargs)
+    if "name" in kwargs and not args:
+        args = (kwargs.pop("name"),)
+    unknown = sorted(set(kwargs) - set(_KEYWORDS))
+    if unknown:
+        raise _bad(
+            where,
+            f"got unknown argument(s) {', '.join(unknown)}; allowed: name, {', '.join(_KEYWORDS)}",
+        )
+    if len(args) != 1 or not isinstance(args[0], str) or not args[0]:
+        raise _bad(where, f"takes one suite name (a non-empty string) first, got {args!r}")
+    tags = kwargs.get("tags")
+    if (
+        not isinstance(tags, list | tuple)
+        or not tags
+        or not all(isinstance(tag, str) and tag for tag in tags)
+    ):
+        raise _bad(where, f"tags= must be a non-empty list of strings, got {tags!r}")
+    match = kwargs.get("match", "any")
+    if match not in ("any", "all"):
+        raise _bad(where, f"match= must be 'any' or 'all', got {match!r}")
+    include_errors = kwargs.get("include_errors", False)
+    if not isinstance(include_errors, bool):
+        raise _bad(where, f"include_errors= must be True or False, got {include_errors!r}")
+    threshold = _bound(where, "threshold", kwargs.get("threshold", 0.5), optional=False)
+    assert threshold is not None
+    return MetricSpec(
+        suite=args[0],
+        metric=metric_name(function_name),
+        tags=tuple(tags),
+        match=match,
+        threshold=threshold,
+        min_score=_bound(where, "min_score", kwargs.get("min_score"), optional=True),
+        include_errors=include_errors,
+    )
+
+
+def takes_event(function: object) -> bool:
+    try:
+        return "event" in inspect.signature(function).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """A suite's events after selection, and how many failed calls were left out."""
+
+    events: list[Event]
+    left_out_errors: int
+
+
+def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chosen:
+    """The events a metric runs on, in reading order; the same in every process."""
+    wanted = set(selection.tags or spec.tags)
+    if spec.match == "all":
+        chosen = [e for e in events if wanted.issubset(e.tags)]
+    else:
+        chosen = [e for e in events if not wanted.isdisjoint(e.tags)]
+    left_out = 0
+    if not spec.include_errors:
+        kept = [e for e in chosen if e.raw["output"] is not None]
+        left_out = len(chosen) - len(kept)
+        chosen = kept
+    since, until = selection.since, selection.until
+    if since is not None or until is not None:
+        chosen = [
+            e
+            for e in chosen
+            if e.timestamp is not None
+            and (since is None or e.timestamp >= since)
+            and (until is None or e.timestamp < until)
+        ]
+    if selection.sample is not None and selection.sample < len(chosen):
+        # A string seed is hashed with SHA-512 by `random`: the same sample in every process.
+        rng = random.Random(f"{selection.seed}:{spec.suite}")
+        picked = sorted(rng.sample(range(len(chosen)), selection.sample))
+        chosen = [chosen[i] for i in picked]
+    if selection.limit is not None:
+        chosen = chosen[: selection.limit]
+    return Chosen(chosen, left_out)
+
+
+class TrainloopWarning(pytest.PytestWarning):
+    """Warnings of pytest-trainloop (bad event lines, ...); filter them by this class."""

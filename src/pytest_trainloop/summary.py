@@ -1,0 +1,138 @@
+"""Pure aggregation: cases in, counts, scores and gate verdicts out. No pytest here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+UNATTRIBUTED = "unattributed"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One evaluated case as the report channel delivered it."""
+
+    suite: str
+    metric: str
+    event_id: str
+    kind: str  # "passed" | "failed" | "error"
+    reason: str = ""
+    score: float | None = None
+    input: str = ""
+    output: str = ""
+
+
+@dataclass
+class MetricTally:
+    suite: str
+    metric: str
+    min_score: float | None = None
+    threshold: float | None = None
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    details: list[dict[str, Any]] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.errors
+
+    @property
+    def score(self) -> float | None:
+        return self.passed / self.total if self.total else None
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A bound the user set on a score, and whether the run met it."""
+
+    name: str  # "min_score" or "fail_under"
+    suite: str | None
+    metric: str | None
+    bound: float
+    score: float
+
+    @property
+    def held(self) -> bool:
+        return self.score >= self.bound
+
+    @property
+    def label(self) -> str:
+        if self.name == "fail_under":
+            return "--trainloop-fail-under"
+        return f"min_score of {self.suite}/{self.metric}"
+
+
+@dataclass
+class Tally:
+    """Everything the run evaluated, folded case by case."""
+
+    metrics: dict[tuple[str, str], MetricTally] = field(default_factory=dict)
+    suite_tags: dict[str, list[str]] = field(default_factory=dict)
+    left_out_errors: dict[str, int] = field(default_factory=dict)
+    empty_suites: dict[str, str] = field(default_factory=dict)
+    unattributed_errors: int = 0
+
+    def metric(self, suite: str, metric: str) -> MetricTally:
+        key = (suite, metric)
+        tally = self.metrics.get(key)
+        if tally is None:
+            tally = self.metrics[key] = MetricTally(suite, metric)
+        return tally
+
+    def add(self, case: Case) -> None:
+        tally = self.metric(case.suite, case.metric)
+        if case.kind == "passed":
+            tally.passed += 1
+        elif case.kind == "failed":
+            tally.failed += 1
+        else:
+            tally.errors += 1
+        if case.kind != "passed" and case.reason:
+            tally.reasons[case.reason.splitlines()[0][:120]] += 1
+        detail: dict[str, Any] = {"event_id": case.event_id, "verdict": case.kind}
+        if case.score is not None:
+            detail["score"] = case.score
+        if case.reason:
+            detail["reason"] = case.reason
+        detail["input"] = case.input
+        detail["output"] = case.output
+        tally.details.append(detail)
+
+    def suites(self) -> dict[str, list[MetricTally]]:
+        by_suite: dict[str, list[MetricTally]] = {}
+        for (suite, _), tally in sorted(self.metrics.items()):
+            by_suite.setdefault(suite, []).append(tally)
+        return by_suite
+
+    @staticmethod
+    def suite_score(tallies: list[MetricTally]) -> float | None:
+        """A suite's overall score: the mean of its metrics' scores."""
+        scores = [t.score for t in tallies if t.score is not None]
+        return sum(scores) / len(scores) if scores else None
+
+    def totals(self) -> tuple[int, int, int]:
+        """Passed, failed and errors over every metric (errors include the unattributed)."""
+        passed = sum(t.passed for t in self.metrics.values())
+        failed = sum(t.failed for t in self.metrics.values())
+        errors = sum(t.errors for t in self.metrics.values()) + self.unattributed_errors
+        return passed, failed, errors
+
+    def overall_score(self) -> float | None:
+        passed, failed, errors = self.totals()
+        total = passed + failed + errors
+        return passed / total if total else None
+
+    def gates(self, fail_under: float | None) -> list[Gate]:
+        """The gates that apply to what ran: metrics with a min_score and a case evaluated."""
+        gates = [
+            Gate("min_score", t.suite, t.metric, t.min_score, t.score)
+            for t in (self.metrics[k] for k in sorted(self.metrics))
+            if t.min_score is not None and t.score is not None
+        ]
+        overall = self.overall_score()
+        if fail_under is not None and overall is not None:
+            gates.append(Gate("fail_under", None, None, fail_under, overall))
+        return gates

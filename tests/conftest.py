@@ -1,0 +1,77 @@
+"""Helpers shared by the tests: writing event files the way applications record them."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+
+def documented_event(
+    request_id: str | None = "req_1",
+    tags: Iterable[str] = ("greeting",),
+    content: str | None = "Hello! How can I help you today?",
+    prompt: str = "Hello!",
+    timestamp: str = "2024-01-15T14:30:25.123Z",
+    **metadata: Any,
+) -> dict[str, Any]:
+    """An event in the documented shape; `content=None` records a failed call."""
+    meta: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini"}
+    # A string is kept as it is, so tests can record the mistake of a string for a list.
+    meta["tags"] = tags if isinstance(tags, str) else list(tags)
+    if request_id is not None:
+        meta["request_id"] = request_id
+    meta.update(metadata)
+    output = None
+    if content is not None:
+        output = {
+            "content": content,
+            "role": "assistant",
+            "usage": {"prompt_tokens": 10, "completion_tokens": 8, "total_tokens": 18},
+            "finish_reason": "stop",
+        }
+    return {
+        "timestamp": timestamp,
+        "input": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]},
+        "output": output,
+        "metadata": meta,
+    }
+
+
+def flat_event(tag: str = "greeting", content: str | None = "Hi there") -> dict[str, Any]:
+    """An event in the flat shape the TrainLoop SDKs write."""
+    return {
+        "tag": tag,
+        "durationMs": 812,
+        "input": [{"role": "user", "content": "Say hi"}],
+        "output": None if content is None else {"content": content},
+        "model": "claude-3-5-sonnet-20241022",
+        "modelParams": {"temperature": 0.2, "max_tokens": 256},
+        "startTimeMs": 1705329025123,
+        "endTimeMs": 1705329025935,
+        "url": "https://api.anthropic.com/v1/messages",
+        "location": {"tag": "app/llm.py", "lineNumber": "42"},
+    }
+
+
+def write_lines(path: Path, lines: Iterable[bytes | dict[str, Any]]) -> Path:
+    """Write JSONL: dicts are encoded, bytes are written as they are (for bad lines)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = b"".join(
+        (line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n" for line in lines
+    )
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def data_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    (folder / "events").mkdir(parents=True)
+    return folder

@@ -1,0 +1,284 @@
+"""The event reader on crafted files: both shapes, gz, ordering, ids and every kind of bad line."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import pytest
+
+from pytest_trainloop import EventsNotFoundError, Usage, read_events, validate_event
+from tests.conftest import documented_event, flat_event, write_lines
+
+
+def test_it_normalizes_the_documented_shape(data_folder: Path) -> None:
+    write_lines(data_folder / "events" / "2024-01-15.jsonl", [documented_event(tags=["qa", "geo"])])
+    [event] = read_events(data_folder).events
+    assert event.id == "req_1"
+    assert event.tags == ("qa", "geo")
+    assert event.timestamp == datetime(2024, 1, 15, 14, 30, 25, 123000, tzinfo=timezone.utc)
+    assert event.prompt == "Hello!"
+    assert event.response == "Hello! How can I help you today?"
+    assert event.messages == [{"role": "user", "content": "Hello!"}]
+    assert event.model == "gpt-4o-mini"
+    assert event.provider == "openai"
+    assert event.usage == Usage(10, 8, 18)
+    assert event.finish_reason == "stop"
+    assert event.error is None
+    assert event.output is not None and event.output["role"] == "assistant"
+    assert event.input["model"] == "gpt-4o-mini"
+    assert event.metadata["request_id"] == "req_1"
+    assert event.source.line == 1 and event.source.path.endswith("2024-01-15.jsonl")
+    assert event.raw["metadata"]["tags"] == ["qa", "geo"]
+
+
+def test_it_normalizes_the_flat_sdk_shape(data_folder: Path) -> None:
+    write_lines(data_folder / "events" / "a.jsonl", [flat_event(tag="support")])
+    [event] = read_events(data_folder).events
+    assert event.tags == ("support",)
+    assert event.timestamp == datetime(2024, 1, 15, 14, 30, 25, 123000, tzinfo=timezone.utc)
+    assert event.prompt == "Say hi"
+    assert event.response == "Hi there"
+    assert event.model == "claude-3-5-sonnet-20241022"
+    assert event.provider == "anthropic"
+    assert event.duration_ms == 812
+    assert event.usage is None
+    assert event.input == {
+        "model": "claude-3-5-sonnet-20241022",
+        "messages": [{"role": "user", "content": "Say hi"}],
+        "temperature": 0.2,
+        "max_tokens": 256,
+    }
+    assert event.metadata["tags"] == ["support"]
+    assert event.metadata["location"] == {"tag": "app/llm.py", "lineNumber": "42"}
+    assert event.id.startswith("ev-")
+
+
+def test_anthropic_usage_and_stop_reason_read_like_openai(data_folder: Path) -> None:
+    event = documented_event(provider="anthropic")
+    assert event["output"] is not None
+    event["output"]["usage"] = {"input_tokens": 10, "output_tokens": 8}
+    del event["output"]["finish_reason"]
+    event["output"]["stop_reason"] = "max_tokens"
+    write_lines(data_folder / "events" / "a.jsonl", [event])
+    [read] = read_events(data_folder).events
+    assert read.usage == Usage(prompt_tokens=10, completion_tokens=8, total_tokens=18)
+    assert read.finish_reason == "length"
+    assert read.output is not None and read.output["stop_reason"] == "max_tokens"
+
+
+def test_a_failed_call_has_no_response_and_names_its_error(data_folder: Path) -> None:
+    error = {"type": "RateLimitError", "status_code": 429, "message": "Rate limit reached"}
+    write_lines(
+        data_folder / "events" / "a.jsonl",
+        [
+            documented_event(content=None, error=error),
+            documented_event("r2", content=None, error="Timed out"),
+        ],
+    )
+    first, second = read_events(data_folder).events
+    assert first.output is None and first.response == "" and first.usage is None
+    assert first.error == "RateLimitError 429: Rate limit reached"
+    assert second.error == "Timed out"
+
+
+def test_content_given_as_parts_reads_as_text(data_folder: Path) -> None:
+    event = documented_event()
+    event["input"]["messages"] = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Look: "},
+                {"type": "image_url", "image_url": {"url": "x"}},
+                {"type": "text", "text": "a cat"},
+            ],
+        },
+        {"role": "assistant", "content": None, "tool_calls": []},
+    ]
+    write_lines(data_folder / "events" / "a.jsonl", [event])
+    [read] = read_events(data_folder).events
+    assert read.prompt == "Look: a cat"
+
+
+def test_files_are_read_in_sorted_path_order_and_line_order_is_kept(data_folder: Path) -> None:
+    events = data_folder / "events"
+    write_lines(events / "b.jsonl", [documented_event("b1"), documented_event("b2")])
+    write_lines(events / "a" / "z.jsonl", [documented_event("az1")])
+    write_lines(events / "a.jsonl.gz", [documented_event("agz1"), documented_event("agz2")])
+    (events / "notes.txt").write_text("not events")
+    log = read_events(data_folder)
+    assert [e.id for e in log.events] == ["az1", "agz1", "agz2", "b1", "b2"]
+    assert [p.name for p in log.files] == ["z.jsonl", "a.jsonl.gz", "b.jsonl"]
+    assert log.bad_lines == []
+
+
+def test_gzip_files_read_like_plain_ones(data_folder: Path) -> None:
+    write_lines(data_folder / "events" / "a.jsonl.gz", [documented_event("g1"), flat_event()])
+    log = read_events(data_folder)
+    assert [e.tags for e in log.events] == [("greeting",), ("greeting",)]
+    assert log.events[0].id == "g1"
+
+
+def test_a_corrupt_gzip_is_reported_and_other_files_still_read(data_folder: Path) -> None:
+    events = data_folder / "events"
+    good = gzip.compress(
+        b"".join(orjson.dumps(documented_event(f"g{i}")) + b"\n" for i in range(200))
+    )
+    (events / "a.jsonl.gz").write_bytes(good[: len(good) // 2])  # cut off mid-stream
+    (events / "b.jsonl.gz").write_bytes(b"this is not gzip at all")
+    write_lines(events / "c.jsonl", [documented_event("c1")])
+    log = read_events(data_folder)
+    assert log.events[-1].id == "c1"
+    assert 0 < len(log.events) < 201
+    assert [str(b.source).rsplit("/", 1)[-1].split(":")[0] for b in log.bad_lines] == [
+        "a.jsonl.gz",
+        "b.jsonl.gz",
+    ]
+    assert all("cannot read the file further" in b.reason for b in log.bad_lines)
+    assert log.bad_lines[1].source.line == 1
+
+
+BAD_LINES = [
+    pytest.param(b'{"timestamp": "2024-01-15T1', "not valid JSON", id="invalid-json"),
+    pytest.param(b"[1, 2, 3]", "expected a JSON object, got array", id="array"),
+    pytest.param(b"42", "expected a JSON object, got int", id="number"),
+    pytest.param(b'"text"', "expected a JSON object, got string", id="string"),
+    pytest.param(b"null", "expected a JSON object, got null", id="null"),
+    pytest.param(orjson.dumps({"output": None, "metadata": {}}), "input: missing", id="no-input"),
+    pytest.param(orjson.dumps({"input": {"messages": []}}), "output: missing", id="no-output"),
+    pytest.param(
+        orjson.dumps(documented_event(tags="greeting")),
+        "metadata.tags: expected an array of strings, got string",
+        id="tags-as-string",
+    ),
+    pytest.param(
+        orjson.dumps({**documented_event(), "output": "Hello"}),
+        "output: expected an object or null, got string",
+        id="output-as-string",
+    ),
+    pytest.param(
+        orjson.dumps({**documented_event(), "input": {"messages": "Hello"}}),
+        "input.messages: expected an array of messages, got string",
+        id="messages-as-string",
+    ),
+    pytest.param(
+        orjson.dumps(documented_event(timestamp="yesterday")),
+        "timestamp: expected an ISO 8601 string, got 'yesterday'",
+        id="bad-timestamp",
+    ),
+    pytest.param(
+        orjson.dumps(documented_event(duration_ms="fast")),
+        "metadata.duration_ms: expected a number, got string",
+        id="duration-as-string",
+    ),
+    pytest.param(
+        b'{"input": {"messages": []}, "output": {"content": "caf\xe9"}}',
+        "not valid UTF-8 (byte 0xe9 at column 55)",
+        id="invalid-utf8",
+    ),
+]
+
+
+@pytest.mark.parametrize(("bad", "reason"), BAD_LINES)
+def test_each_bad_line_is_reported_by_file_and_line_and_good_lines_still_read(
+    data_folder: Path, bad: bytes, reason: str
+) -> None:
+    path = write_lines(
+        data_folder / "events" / "a.jsonl", [documented_event("r1"), bad, documented_event("r3")]
+    )
+    log = read_events(data_folder)
+    assert [e.id for e in log.events] == ["r1", "r3"]
+    [bad_line] = log.bad_lines
+    assert bad_line.source.line == 2
+    assert Path(bad_line.source.path).resolve() == path.resolve()
+    assert reason in bad_line.reason
+    assert str(bad_line).startswith(f"{bad_line.source.path}:2: ")
+
+
+def test_a_truncated_last_line_is_reported_as_truncated(data_folder: Path) -> None:
+    path = data_folder / "events" / "a.jsonl"
+    path.write_bytes(orjson.dumps(documented_event("r1")) + b"\n" + b'{"input": {"mess')
+    log = read_events(data_folder)
+    assert [e.id for e in log.events] == ["r1"]
+    [bad] = log.bad_lines
+    assert bad.source.line == 2
+    assert bad.reason == "truncated JSON: the file ends in the middle of this line"
+
+
+def test_bom_crlf_blank_lines_and_no_final_newline_are_not_errors(data_folder: Path) -> None:
+    one, two = (orjson.dumps(documented_event(r)) for r in ("r1", "r2"))
+    (data_folder / "events" / "a.jsonl").write_bytes(
+        b"\xef\xbb\xbf" + one + b"\r\n" + b"\r\n" + b"   \t\n" + two
+    )
+    log = read_events(data_folder)
+    assert [e.id for e in log.events] == ["r1", "r2"]
+    assert [e.source.line for e in log.events] == [1, 4]
+    assert log.bad_lines == []
+
+
+def test_a_missing_events_folder_names_it_and_says_how_to_fix_it(tmp_path: Path) -> None:
+    with pytest.raises(EventsNotFoundError, match=r"no events folder at .*nowhere.events") as info:
+        read_events(tmp_path / "nowhere")
+    assert "--trainloop-data-folder" in str(info.value)
+    assert "TRAINLOOP_DATA_FOLDER" in str(info.value)
+
+
+def test_an_empty_events_folder_names_it(data_folder: Path) -> None:
+    with pytest.raises(EventsNotFoundError, match=r"no \*\.jsonl or \*\.jsonl\.gz files in"):
+        read_events(data_folder)
+
+
+def test_ids_prefer_request_ids_and_make_repeats_unique_deterministically(
+    data_folder: Path,
+) -> None:
+    same = documented_event("req_dup", content="first")
+    write_lines(
+        data_folder / "events" / "a.jsonl",
+        [
+            same,
+            documented_event("req_dup", content="second"),
+            same,
+            documented_event(None, content="no request id"),
+            documented_event(None, content="no request id"),
+            documented_event("weird id/with spaces", content="x"),
+            documented_event("not", content="x"),
+        ],
+    )
+    ids = [e.id for e in read_events(data_folder).events]
+    assert ids[0] == "req_dup"
+    assert ids[1].startswith("req_dup-")
+    assert ids[2].startswith("req_dup-")
+    assert ids[2] != ids[1]  # same content as the first line: numbered
+    assert ids[3].startswith("ev-")
+    assert ids[4] == f"{ids[3]}-2"
+    assert ids[5] == "weird_id_with_spaces"
+    assert ids[6] == "ev-not"
+    assert len(set(ids)) == len(ids)
+    assert ids == [e.id for e in read_events(data_folder).events]
+
+
+def test_validate_event_accepts_both_shapes() -> None:
+    assert validate_event(documented_event()) == (True, [])
+    assert validate_event(flat_event()) == (True, [])
+    assert validate_event(documented_event(content=None)) == (True, [])
+
+
+def test_validate_event_names_every_wrong_field() -> None:
+    event = documented_event(tags="qa", provider=3)
+    event["output"]["usage"]["prompt_tokens"] = "ten"
+    ok, errors = validate_event(event)
+    assert not ok
+    assert errors == [
+        "output.usage.prompt_tokens: expected an integer, got string",
+        "metadata.provider: expected a string, got int",
+        "metadata.tags: expected an array of strings, got string",
+    ]
+    flat = flat_event()
+    flat["durationMs"] = "slow"
+    flat["input"] = [{"content": "no role"}]
+    assert validate_event(flat) == (
+        False,
+        ["input[0].role: expected a string", "durationMs: expected a number, got string"],
+    )
