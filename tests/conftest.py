@@ -75,3 +75,55 @@ def data_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
     (folder / "events").mkdir(parents=True)
     return folder
+
+
+INI = """
+[pytest]
+asyncio_default_fixture_loop_scope = function
+"""
+
+
+class Project:
+    """A throwaway pytest project with recorded events, run through `pytester`."""
+
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+        self.path = pytester.path
+        self.data = pytester.path / "data"
+        pytester.makeini(INI)
+
+    def events(self, events: Iterable[bytes | dict[str, Any]], name: str = "day1.jsonl") -> Path:
+        return write_lines(self.data / "events" / name, events)
+
+    def metrics(self, source: str, name: str = "test_metrics") -> Path:
+        return self.pytester.makepyfile(**{name: source})
+
+    def run(self, *args: str, random_order: bool = False) -> pytest.RunResult:
+        """Run pytest inside the project, in file order unless `random_order` (pytest-randomly)."""
+        order = () if random_order else ("-p", "no:randomly")
+        return self.pytester.runpytest(*order, *args)
+
+    def results(self) -> dict[str, Any]:
+        data: dict[str, Any] = orjson.loads(
+            (self.data / "results" / "evaluation_summary.json").read_bytes()
+        )
+        return data
+
+    def results_files(self) -> list[Path]:
+        return sorted((self.data / "results").glob("evaluation_results_*.json"))
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> Project:
+    return Project(pytester)
+
+
+@pytest.fixture(params=["no-xdist", "-n0", "-n2"])
+def dist(request: pytest.FixtureRequest) -> list[str]:
+    """The same run three ways: without xdist, with xdist and no workers, with two workers."""
+    return {"no-xdist": ["-p", "no:xdist"], "-n0": ["-n0"], "-n2": ["-n2"]}[request.param]
+
+
+def comparable(results: dict[str, Any]) -> dict[str, Any]:
+    """A results JSON without what may differ between equivalent runs (timings, paths)."""
+    return {k: v for k, v in results.items() if k not in ("timestamp", "trend")}

@@ -78,7 +78,9 @@ class _Run:
         )
         if self.settings.strict:
             raise pytest.UsageError(message + "\n(--trainloop-strict makes bad lines an error)")
-        warnings.warn(TrainloopWarning(message), stacklevel=1)
+        first = log.bad_lines[0].source
+        # Attributed to the first bad line, so the warnings summary points into the data.
+        warnings.warn_explicit(TrainloopWarning(message), TrainloopWarning, first.path, first.line)
 
     def choose(self, spec: MetricSpec) -> Chosen:
         key = (spec.suite, spec.tags, spec.match, spec.include_errors)

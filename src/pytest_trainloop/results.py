@@ -41,7 +41,8 @@ def build(
                     "score": _round(t.score),
                     "threshold": t.threshold,
                     "min_score": t.min_score,
-                    "details": t.details,
+                    # Sorted, so a run gives the same file whatever order reports arrived in.
+                    "details": sorted(t.details, key=lambda d: str(d["event_id"])),
                 }
                 for t in tallies
             },

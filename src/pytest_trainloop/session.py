@@ -179,10 +179,15 @@ class TrainloopSession:
                 else ""
             )
         )
-        if verbose:
-            for t in self.tally.metrics.values():
-                for reason, count in t.reasons.most_common(_REASONS_SHOWN):
-                    tr.write_line(f"  {t.suite}/{t.metric}: {count}x {reason}")
+        reasons = [
+            f"  {t.suite}/{t.metric}: {count}x {reason}"
+            for t in self.tally.metrics.values()
+            for reason, count in t.reasons.most_common(_REASONS_SHOWN)
+        ]
+        if verbose and reasons:
+            tr.write_line("most common reasons for failures and errors:")
+            for line in reasons:
+                tr.write_line(line)
         left_out = sum(self.tally.left_out_errors.values())
         if left_out and verbose:
             tr.write_line(f"failed calls left out (output null): {left_out}")

@@ -1,0 +1,123 @@
+"""Counting: the results JSON agrees with counts made independently from the events, every way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Project, comparable, documented_event
+
+METRICS = """
+import pytest
+from pytest_trainloop import Verdict
+
+@pytest.mark.trainloop_suite("s", tags=["a"])
+def verdicts(event):
+    kind = event.metadata["kind"]
+    if kind == "none": return None
+    if kind == "true": return True
+    if kind == "false": return False
+    if kind == "one": return 1
+    if kind == "zero": return 0
+    if kind == "high": return 0.9
+    if kind == "low": return 0.2
+    if kind == "tuple-no": return (False, "said no")
+    if kind == "verdict-no": return Verdict(False, "verdict no")
+    if kind == "assert": assert event.response == "x", "not x"
+    if kind == "raise": raise ValueError("broken metric")
+    if kind == "weird": return "yes"
+    if kind == "skip": pytest.skip("not applicable")
+
+@pytest.mark.trainloop_suite("s", tags=["b"])
+def test_always(event):
+    pass
+"""
+# kind -> what the case counts as (None: skipped, not counted)
+KINDS = {
+    "none": "passed", "true": "passed", "false": "failed", "one": "passed", "zero": "failed",
+    "high": "passed", "low": "failed", "tuple-no": "failed", "verdict-no": "failed",
+    "assert": "failed", "raise": "error", "weird": "error", "skip": None,
+}
+
+
+def make_events(project: Project) -> list[dict[str, Any]]:
+    events = []
+    for i, kind in enumerate(sorted(KINDS) * 2):
+        tags = ["a", "b"] if i % 3 == 0 else ["a"]
+        events.append(documented_event(f"r{i}", tags=tags, kind=kind))
+    events.append(documented_event("failed-call", tags=["a", "b"], content=None, kind="none"))
+    project.events(events)
+    return events
+
+
+def expected_counts(events: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Counted straight from the events, without the plugin."""
+    verdicts = {"passed": 0, "failed": 0, "errors": 0}
+    always = {"passed": 0, "failed": 0, "errors": 0}
+    for event in events:
+        if event["output"] is None:
+            continue
+        tags = event["metadata"]["tags"]
+        counted = KINDS[event["metadata"]["kind"]]
+        if "a" in tags and counted:
+            verdicts["errors" if counted == "error" else counted] += 1
+        if "b" in tags:
+            always["passed"] += 1
+    return {"verdicts": verdicts, "always": always}
+
+
+def test_counts_equal_counts_made_from_the_events(project: Project, dist: list[str]) -> None:
+    events = make_events(project)
+    project.metrics(METRICS)
+    result = project.run("--trainloop", *dist)
+    assert result.ret == 1
+    metrics = project.results()["suites"]["s"]["metrics"]
+    for name, counts in expected_counts(events).items():
+        got = metrics[name]
+        assert {k: got[k] for k in counts} == counts, name
+        assert got["total"] == sum(counts.values())
+        assert got["score"] == round(counts["passed"] / got["total"], 4)
+    assert project.results()["suites"]["s"]["left_out_errors"] == 1
+
+
+def test_suite_and_summary_scores_follow_the_design(project: Project) -> None:
+    events = make_events(project)
+    project.metrics(METRICS)
+    project.run("--trainloop")
+    results = project.results()
+    counts = expected_counts(events)
+    scores = [c["passed"] / sum(c.values()) for c in counts.values()]
+    assert results["suites"]["s"]["overall_score"] == round(sum(scores) / 2, 4)
+    passed = sum(c["passed"] for c in counts.values())
+    total = sum(sum(c.values()) for c in counts.values())
+    assert results["summary"]["overall_score"] == round(passed / total, 4)
+    assert results["summary"]["pass_rate"] == results["summary"]["overall_score"]
+    assert results["summary"]["errors"] == counts["verdicts"]["errors"]
+
+
+def test_the_three_ways_of_running_give_the_same_results_json(
+    project: Project, pytester: pytest.Pytester
+) -> None:
+    make_events(project)
+    project.metrics(METRICS)
+    seen = []
+    for args in (["-p", "no:xdist"], ["-n0"], ["-n2"]):
+        project.run("--trainloop", *args)
+        seen.append(comparable(project.results()))
+    assert seen[0] == seen[1] == seen[2]
+
+
+def test_details_carry_the_verdict_reason_score_and_snippets(project: Project) -> None:
+    project.events([documented_event("r1", tags=["a"], kind="tuple-no", content="y" * 500),
+                    documented_event("r2", tags=["a"], kind="low")])
+    project.metrics(METRICS)
+    project.run("--trainloop")
+    details = project.results()["suites"]["s"]["metrics"]["verdicts"]["details"]
+    assert details == [
+        {"event_id": "r1", "verdict": "failed", "reason": "said no", "input": "Hello!",
+         "output": "y" * 200},
+        {"event_id": "r2", "verdict": "failed", "score": 0.2,
+         "reason": "score 0.2 is below the threshold 0.5", "input": "Hello!",
+         "output": "Hello! How can I help you today?"},
+    ]
