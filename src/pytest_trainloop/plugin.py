@@ -280,7 +280,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     suite = case.spec.suite if case is not None else ""
     props = _announcements(run, suite) if case is not None else {}
     if case is not None and call.when == "call" and not report.skipped:
-        _verdict_into_report(item, call, report, case, run, props)
+        verdict = _verdict_into_report(item, call, report, case, run)
+        # On the item too: JUnit XML takes a case's properties from its teardown report.
+        item.user_properties.extend(to_properties(verdict))
+        report.user_properties = list(item.user_properties)
     if props:
         report.user_properties = [*report.user_properties, *to_properties(props)]
     return report
@@ -292,20 +295,20 @@ def _verdict_into_report(
     report: pytest.TestReport,
     case: _Case,
     run: _Run,
-    props: dict[str, object],
-) -> None:
+) -> dict[str, object]:
+    """Give the call report the case's outcome; return the outcome as report properties."""
     outcome = item.stash.get(OUTCOME_KEY, None)
     if outcome is None:  # the metric raised: pytest's report keeps the traceback
         excinfo = call.excinfo
         reason = f"{excinfo.typename}: {excinfo.value}" if excinfo else "error"
         outcome = Outcome("error", reason)
-    props.update(
-        verdict=outcome.kind,
-        reason=outcome.reason,
-        score=outcome.score,
-        input=case.prompt[:_SNIPPET],
-        output=case.response[:_SNIPPET],
-    )
+    verdict: dict[str, object] = {
+        "verdict": outcome.kind,
+        "reason": outcome.reason,
+        "score": outcome.score,
+        "input": case.prompt[:_SNIPPET],
+        "output": case.response[:_SNIPPET],
+    }
     label = f"{case.spec.suite}/{case.spec.metric}[{case.event_id}]"
     if outcome.kind == "failed":
         gate = _tolerating_gate(case.spec, run)
@@ -320,6 +323,7 @@ def _verdict_into_report(
     elif outcome.kind == "error" and report.passed:  # a return value we cannot read
         report.outcome = "failed"
         report.longrepr = f"{label} error: {outcome.reason}"
+    return verdict
 
 
 def _tolerating_gate(spec: MetricSpec, run: _Run) -> str | None:

@@ -179,10 +179,12 @@ class TrainloopSession:
                 else ""
             )
         )
-        reasons = [
+        reasons = [  # sorted throughout, so that the same run prints the same lines
             f"  {t.suite}/{t.metric}: {count}x {reason}"
-            for t in self.tally.metrics.values()
-            for reason, count in t.reasons.most_common(_REASONS_SHOWN)
+            for _, t in sorted(self.tally.metrics.items())
+            for reason, count in sorted(t.reasons.items(), key=lambda rc: (-rc[1], rc[0]))[
+                :_REASONS_SHOWN
+            ]
         ]
         if verbose and reasons:
             tr.write_line("most common reasons for failures and errors:")

@@ -133,7 +133,7 @@ def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chose
         chosen = [e for e in events if not wanted.isdisjoint(e.tags)]
     left_out = 0
     if not spec.include_errors:
-        kept = [e for e in chosen if e.raw["output"] is not None]
+        kept = [e for e in chosen if e.succeeded]
         left_out = len(chosen) - len(kept)
         chosen = kept
     since, until = selection.since, selection.until

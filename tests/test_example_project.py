@@ -1,0 +1,78 @@
+"""The README's first command works as written, and its example output is what a run prints."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "example_project"
+
+
+def readme_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```sh\n(.*?)\n```", readme)
+
+
+def readme_output() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- example-output", 1)[1].split("```text\n", 1)[1]
+    return block.split("\n```", 1)[0].splitlines()
+
+
+def test_the_readme_opens_with_the_install_and_test_commands() -> None:
+    first, second = readme_commands()[:2]
+    assert first == "python -m pip install . && cd example_project && python -m pytest --trainloop"
+    assert second == 'python -m pip install -e ".[test]" && python -m pytest -n 2'
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert f"\n{second}\n" in ci
+
+
+def test_the_example_evaluation_ends_green_and_prints_the_readme_output(tmp_path: Path) -> None:
+    # The evaluation half of the first command (the package is installed already), in a
+    # fresh process, writing its results to a temporary place rather than into the checkout.
+    env = {**os.environ, "COLUMNS": "80"}
+    results = tmp_path / "run.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--trainloop",
+            "-p",
+            "no:cacheprovider",
+            "--trainloop-results",
+            str(results),
+        ],
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    start = lines.index(readme_output()[0])
+    assert lines[start : start + len(readme_output())] == readme_output()
+    assert re.search(r"942 passed, 61 xfailed, 1 warning", done.stdout)
+    data = orjson.loads(results.read_bytes())
+    assert data["gates_held"] is True
+    assert data["bad_lines"]["count"] == 3
+    assert set(data["suites"]) == {"code", "geography", "support", "translation"}
+
+
+def test_the_example_events_are_what_make_events_writes(tmp_path: Path) -> None:
+    before = {p: p.read_bytes() for p in (EXAMPLE / "data" / "events").rglob("*.jsonl")}
+    script = (EXAMPLE / "make_events.py").read_text()
+    copy = tmp_path / "make_events.py"
+    copy.write_text(script)
+    subprocess.run([sys.executable, str(copy)], check=True)
+    after = {p: p.read_bytes() for p in (tmp_path / "data" / "events").rglob("*.jsonl")}
+    assert {p.relative_to(EXAMPLE): b for p, b in before.items()} == {
+        p.relative_to(tmp_path): b for p, b in after.items()
+    }

@@ -1,0 +1,123 @@
+"""Gates: min_score and --trainloop-fail-under decide the exit code; nothing else is masked."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Project, documented_event
+
+GATED = """
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"], min_score={bound})
+def mostly_hello(event):
+    return event.response == "Hello", "not hello"
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def always(event):
+    pass
+"""
+
+
+@pytest.fixture
+def three_of_four(project: Project) -> Project:
+    """Four events, three of which say Hello: mostly_hello scores 0.75."""
+    project.events(
+        [documented_event(f"e{i}", tags=["t"], content="Hello" if i else "Bye") for i in range(4)]
+    )
+    return project
+
+
+def test_a_held_min_score_tolerates_failures_as_xfailed_and_exits_0(three_of_four: Project) -> None:
+    three_of_four.metrics(GATED.format(bound=0.7))
+    result = three_of_four.run("--trainloop", "-rx")
+    assert result.ret == 0
+    result.assert_outcomes(passed=7, xfailed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "s  * mostly_hello  3/4 * 0.750  >= 0.7  held",
+            "XFAIL test_metrics.py::mostly_hello[[]e0[]] - tolerated by min_score=0.7: not hello",
+        ]
+    )
+    [gate] = three_of_four.results()["gates"]
+    assert gate == {
+        "gate": "min_score",
+        "suite": "s",
+        "metric": "mostly_hello",
+        "bound": 0.7,
+        "score": 0.75,
+        "held": True,
+    }
+
+
+@pytest.mark.parametrize("dist", [[], ["-n2"]])
+def test_a_missed_min_score_exits_1_with_a_red_line_naming_it(
+    three_of_four: Project, dist: list[str]
+) -> None:
+    three_of_four.metrics(GATED.format(bound=0.8))
+    result = three_of_four.run("--trainloop", *dist)
+    assert result.ret == 1
+    result.assert_outcomes(passed=7, xfailed=1)
+    result.stdout.fnmatch_lines(
+        ["trainloop gate not met: min_score of s/mostly_hello: score 0.750 < 0.8"]
+    )
+    assert three_of_four.results()["gates_held"] is False
+
+
+def test_without_a_gate_a_failing_case_is_a_failing_test(three_of_four: Project) -> None:
+    three_of_four.metrics(GATED.replace(", min_score={bound}", ""))
+    result = three_of_four.run("--trainloop")
+    assert result.ret == 1
+    result.assert_outcomes(passed=7, failed=1)
+    result.stdout.fnmatch_lines(
+        ["FAILED test_metrics.py::mostly_hello[[]e0[]] - s/mostly_hello[[]e0[]] failed: not hello"]
+    )
+
+
+@pytest.mark.parametrize(("bound", "code"), [("0.85", 0), ("0.9", 1)])
+def test_fail_under_gates_the_overall_score_and_tolerates_every_metric(
+    three_of_four: Project, bound: str, code: int
+) -> None:
+    three_of_four.metrics(GATED.replace(", min_score={bound}", ""))
+    result = three_of_four.run("--trainloop", "--trainloop-fail-under", bound)
+    assert result.ret == code
+    result.assert_outcomes(passed=7, xfailed=1)  # overall 7/8 = 0.875
+    if code:
+        result.stdout.fnmatch_lines(
+            [f"trainloop gate not met: --trainloop-fail-under: score 0.875 < {bound}"]
+        )
+
+
+def test_an_error_is_never_tolerated(three_of_four: Project) -> None:
+    three_of_four.metrics("""
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"], min_score=0.1)
+def broken(event):
+    if event.response != "Hello":
+        raise RuntimeError("metric bug")
+""")
+    result = three_of_four.run("--trainloop")
+    assert result.ret == 1
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: metric bug"])
+    assert three_of_four.results()["suites"]["s"]["metrics"]["broken"]["errors"] == 1
+
+
+def test_a_gate_does_not_mask_a_usage_error_or_an_interrupt(three_of_four: Project) -> None:
+    three_of_four.metrics(GATED.format(bound=0.1))
+    assert three_of_four.run("--trainloop", "--no-such-option").ret == pytest.ExitCode.USAGE_ERROR
+    three_of_four.metrics(
+        GATED.format(bound=0.1) + "\ndef test_stop():\n    raise KeyboardInterrupt\n"
+    )
+    # In a subprocess: an interrupt in an in-process run would stop this test session too.
+    result = three_of_four.pytester.runpytest_subprocess("--trainloop", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_no_tests_is_still_exit_5(three_of_four: Project) -> None:
+    three_of_four.metrics(GATED.format(bound=0.1))
+    assert (
+        three_of_four.run("--trainloop", "-k", "nothing_matches").ret
+        == pytest.ExitCode.NO_TESTS_COLLECTED
+    )

@@ -1,0 +1,119 @@
+"""pytest keeps working with the plugin on: selection, reruns, JUnit, strictness, plugins."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.conftest import INI, Project, comparable, documented_event
+
+METRICS = """
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def is_hello(event):
+    return event.response == "Hello", "not hello"
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def scored(event):
+    return 0.25 if event.response == "Bye" else 1.0
+"""
+
+
+@pytest.fixture
+def mixed(project: Project) -> Project:
+    project.events(
+        [
+            documented_event("req_a1", tags=["t"], content="Hello"),
+            documented_event("req_b2", tags=["t"], content="Bye"),
+            documented_event("req_c3", tags=["t"], content="Hello"),
+            documented_event("req_d4", tags=["t"], content="Bye"),
+        ]
+    )
+    project.metrics(METRICS)
+    return project
+
+
+def test_k_selects_cases_by_event_id(mixed: Project) -> None:
+    result = mixed.run("--trainloop", "-k", "req_b2 or req_c3", "-v")
+    result.assert_outcomes(passed=2, failed=2, deselected=4)
+    details = mixed.results()["suites"]["s"]["metrics"]["is_hello"]["details"]
+    assert [d["event_id"] for d in details] == ["req_b2", "req_c3"]
+
+
+def test_collect_only_writes_nothing(mixed: Project) -> None:
+    result = mixed.run("--trainloop", "--co")
+    assert result.ret == 0
+    assert not (mixed.data / "results").exists()
+
+
+def test_last_failed_reruns_just_the_failed_events(mixed: Project) -> None:
+    mixed.run("--trainloop")
+    result = mixed.run("--trainloop", "--lf", "-v")
+    result.assert_outcomes(failed=4)
+    failed = sorted(line.split(" ")[0] for line in result.outlines if " FAILED" in line)
+    assert failed == [
+        "test_metrics.py::is_hello[req_b2]",
+        "test_metrics.py::is_hello[req_d4]",
+        "test_metrics.py::scored[req_b2]",
+        "test_metrics.py::scored[req_d4]",
+    ]
+
+
+def test_exitfirst_stops_at_the_first_failing_case(mixed: Project) -> None:
+    result = mixed.run("--trainloop", "-x")
+    result.assert_outcomes(passed=1, failed=1)
+    assert mixed.results()["summary"]["total"] == 2
+
+
+def test_junit_xml_carries_suite_metric_event_verdict_and_score(mixed: Project) -> None:
+    mixed.run("--trainloop", "--junitxml=out.xml")
+    root = ET.parse(mixed.path / "out.xml").getroot()
+    cases = {case.get("name"): case for case in root.iter("testcase")}
+    props = {p.get("name"): p.get("value") for p in cases["scored[req_b2]"].iter("property")}
+    assert props["trainloop_suite"] == "s"
+    assert props["trainloop_metric"] == "scored"
+    assert props["trainloop_event"] == "req_b2"
+    assert props["trainloop_verdict"] == "failed"
+    assert props["trainloop_score"] == "0.25"
+    assert cases["scored[req_b2]"].find("failure") is not None
+
+
+def test_disabling_the_plugin_leaves_a_plain_pytest(mixed: Project) -> None:
+    mixed.metrics(METRICS + "\ndef test_plain():\n    pass\n")
+    result = mixed.run("-p", "no:trainloop")
+    # The metrics are not named test_*, so a plain pytest does not even collect them.
+    result.assert_outcomes(passed=1)
+    assert not (mixed.data / "results").exists()
+    result = mixed.run("-p", "no:trainloop", "--trainloop")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # the option is gone with the plugin
+
+
+def test_strict_markers_and_warnings_as_errors_give_a_clean_run(mixed: Project) -> None:
+    mixed.pytester.makeini(INI + "filterwarnings = error\naddopts = --strict-markers\n")
+    mixed.metrics(
+        METRICS.replace('"Hello", "not hello"', '"Hello" or event.response == "Bye"').replace(
+            "0.25 if", "1.0 if"
+        )
+    )
+    result = mixed.run("--trainloop", "-W", "error")
+    assert result.ret == 0
+    result.assert_outcomes(passed=8)
+    assert "warnings summary" not in result.stdout.str()
+
+
+def test_random_order_gives_the_same_results(mixed: Project) -> None:
+    mixed.run("--trainloop")
+    ordered = comparable(mixed.results())
+    result = mixed.run("--trainloop", "-p", "randomly", "-p", "no:cacheprovider", random_order=True)
+    result.stdout.fnmatch_lines(["Using --randomly-seed=*"])
+    assert comparable(mixed.results()) == ordered
+
+
+def test_pytest_asyncio_in_auto_mode_leaves_metrics_alone(mixed: Project) -> None:
+    mixed.pytester.makeini(INI + "asyncio_mode = auto\n")
+    mixed.metrics(METRICS + "\nasync def test_async_plain():\n    pass\n")
+    result = mixed.run("--trainloop")
+    result.assert_outcomes(passed=5, failed=4)
+    assert mixed.results()["suites"]["s"]["metrics"]["is_hello"]["failed"] == 2

@@ -1,0 +1,115 @@
+"""The results files: one per run, never overwritten, a summary with the trend, atomic writes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import orjson
+import pytest
+
+from pytest_trainloop.results import read
+from tests.conftest import Project, documented_event
+
+METRIC = """
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def is_hello(event):
+    return event.response == "Hello"
+"""
+
+
+# In-process runs inherit this suite's `filterwarnings = error`; the bad line must only warn.
+WARN = ("-W", "default::pytest_trainloop.TrainloopWarning")
+
+
+@pytest.fixture
+def half(project: Project) -> Project:
+    project.events(
+        [
+            documented_event("a", tags=["t"], content="Hello"),
+            documented_event("b", tags=["t"], content="Bye"),
+            b"{broken",
+        ]
+    )
+    project.metrics(METRIC)
+    return project
+
+
+def test_each_run_writes_its_own_file_even_within_the_same_second(half: Project) -> None:
+    half.run("--trainloop", *WARN)
+    half.run("--trainloop", *WARN)
+    half.run("--trainloop", *WARN)
+    files = half.results_files()
+    assert len(files) == 3
+    assert all(read(path)["summary"]["total"] == 2 for path in files)
+    leftovers = [p.name for p in (half.data / "results").iterdir() if p.name.startswith(".tmp")]
+    assert leftovers == []
+
+
+def test_the_results_follow_the_spec_and_add_what_the_design_asks(half: Project) -> None:
+    result = half.run("--trainloop", *WARN)
+    [path] = half.results_files()
+    result.stdout.fnmatch_lines([f"results: {path}"])
+    data = read(path)
+    assert data["format_version"] == 1
+    assert datetime.fromisoformat(data["timestamp"].replace("Z", "+00:00")).tzinfo is not None
+    metric = data["suites"]["s"]["metrics"]["is_hello"]
+    assert {k: metric[k] for k in ("passed", "failed", "errors", "total", "score")} == {
+        "passed": 1,
+        "failed": 1,
+        "errors": 0,
+        "total": 2,
+        "score": 0.5,
+    }
+    assert data["suites"]["s"]["overall_score"] == 0.5
+    assert data["summary"]["overall_score"] == 0.5
+    assert data["bad_lines"]["count"] == 1
+    assert data["bad_lines"]["lines"][0].endswith(
+        "day1.jsonl:3: not valid JSON (unexpected character, expected a string key: "
+        "line 1 column 2 (char 1))"
+    )
+    assert data["configuration"]["data_folder"] == str(half.data)
+    assert data["gates"] == []
+    assert data["gates_held"] is True
+
+
+def test_the_summary_file_holds_the_latest_run_and_the_trend(half: Project) -> None:
+    results_dir = half.data / "results"
+    results_dir.mkdir(parents=True)
+    old = datetime.now(timezone.utc) - timedelta(days=10)
+    recent = datetime.now(timezone.utc) - timedelta(days=1)
+    for when, score in ((old, 0.1), (recent, 0.25)):
+        name = f"evaluation_results_{when:%Y%m%dT%H%M%SZ}.json"
+        (results_dir / name).write_bytes(
+            orjson.dumps({"timestamp": when.isoformat(), "summary": {"overall_score": score}})
+        )
+    (results_dir / "evaluation_results_garbage.json").write_text("{not json")
+    half.run("--trainloop", *WARN)
+    summary = half.results()
+    assert summary["summary"]["overall_score"] == 0.5
+    assert summary["trend"]["previous_overall_score"] == 0.25
+    assert summary["trend"]["change"] == 0.25
+    assert [h["overall_score"] for h in summary["trend"]["last_7_days"]] == [0.25]
+
+
+def test_results_option_writes_the_run_where_asked(half: Project) -> None:
+    half.run("--trainloop", "--trainloop-results", "out/run.json", *WARN)
+    assert read(half.path / "out" / "run.json")["summary"]["total"] == 2
+    assert not (half.data / "results").exists()
+
+
+def test_bad_lines_warn_with_their_place_and_strict_makes_them_an_error(half: Project) -> None:
+    result = half.run("--trainloop", *WARN)
+    result.stdout.fnmatch_lines(
+        [
+            "trainloop: 2 events in 1 files, 1 bad lines",
+            "*TrainloopWarning: 1 bad line(s) in *data/events were skipped:",
+            "*day1.jsonl:3: not valid JSON*",
+        ]
+    )
+    result = half.run("--trainloop", "--trainloop-strict", *WARN)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        ["*1 bad line(s) in*", "*--trainloop-strict makes bad lines an error*"]
+    )
