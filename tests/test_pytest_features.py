@@ -117,3 +117,32 @@ def test_pytest_asyncio_in_auto_mode_leaves_metrics_alone(mixed: Project) -> Non
     result = mixed.run("--trainloop")
     result.assert_outcomes(passed=5, failed=4)
     assert mixed.results()["suites"]["s"]["metrics"]["is_hello"]["failed"] == 2
+
+
+ASYNC_METRIC = """
+import asyncio
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+async def is_hello_later(event):
+    await asyncio.sleep(0)
+    return event.response == "Hello", "not hello"
+"""
+
+
+@pytest.mark.parametrize(
+    "asyncio_setup", ["asyncio_mode = auto", "asyncio_mode = strict", "-p no:asyncio"]
+)
+def test_async_metrics_keep_their_verdict_with_or_without_pytest_asyncio(
+    mixed: Project, asyncio_setup: str
+) -> None:
+    mixed.metrics(ASYNC_METRIC)
+    args: list[str] = []
+    if asyncio_setup.startswith("-p"):
+        args = asyncio_setup.split()
+    else:
+        mixed.pytester.makeini(INI + asyncio_setup + "\n")
+    result = mixed.run("--trainloop", *args)
+    result.assert_outcomes(passed=2, failed=2)
+    metric = mixed.results()["suites"]["s"]["metrics"]["is_hello_later"]
+    assert (metric["passed"], metric["failed"]) == (2, 2)

@@ -6,6 +6,8 @@ collected whatever their name, and each is reported as one skipped case with a h
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import inspect
 import warnings
 from dataclasses import dataclass, field
@@ -95,6 +97,7 @@ class _Run:
 RUN_KEY = pytest.StashKey[_Run]()
 CASE_KEY = pytest.StashKey[_Case]()
 OUTCOME_KEY = pytest.StashKey[Outcome]()
+RETURNED_KEY = pytest.StashKey[object]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -229,10 +232,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         else:
             identity.update(event=event.id, threshold=spec.threshold, min_score=spec.min_score)
             item.stash[CASE_KEY] = _Case(spec, argnames, event.id, event.prompt, event.response)
+            if inspect.iscoroutinefunction(item.obj):
+                item.obj = _keep_returned_value(item, item.obj)
         item.user_properties.extend(to_properties(identity))
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
+
+
+def _keep_returned_value(item: pytest.Item, function: Any) -> Any:
+    """Wrap an async metric so its verdict survives an async plugin that runs it and drops it.
+
+    pytest-asyncio runs a coroutine test through a sync wrapper that discards what it returns;
+    the verdict is kept in the item's stash instead, whoever runs the coroutine.
+    """
+
+    @functools.wraps(function)
+    async def keep(*args: Any, **kwargs: Any) -> None:
+        item.stash[RETURNED_KEY] = await function(*args, **kwargs)
+
+    return keep
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -243,6 +262,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     funcargs = pyfuncitem.funcargs
     try:
         value = pyfuncitem.obj(**{name: funcargs[name] for name in case.argnames})
+        if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
+            asyncio.run(value)
+        value = pyfuncitem.stash.get(RETURNED_KEY, value)
     except AssertionError as exc:
         # A failed assert is the metric's "no", with the assertion's message as the reason.
         pyfuncitem.stash[OUTCOME_KEY] = Outcome("failed", str(exc) or "assertion failed")
