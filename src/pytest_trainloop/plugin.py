@@ -43,9 +43,7 @@ class _Case:
 
     spec: MetricSpec
     argnames: tuple[str, ...]
-    event_id: str
-    prompt: str
-    response: str
+    event: Event  # not parsed until the case runs: collection stays cheap
 
 
 @dataclass
@@ -231,7 +229,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             identity["empty"] = item.get_closest_marker("skip").kwargs["reason"]  # type: ignore[union-attr]
         else:
             identity.update(event=event.id, threshold=spec.threshold, min_score=spec.min_score)
-            item.stash[CASE_KEY] = _Case(spec, argnames, event.id, event.prompt, event.response)
+            item.stash[CASE_KEY] = _Case(spec, argnames, event)
             if inspect.iscoroutinefunction(item.obj):
                 item.obj = _keep_returned_value(item, item.obj)
         item.user_properties.extend(to_properties(identity))
@@ -328,10 +326,10 @@ def _verdict_into_report(
         "verdict": outcome.kind,
         "reason": outcome.reason,
         "score": outcome.score,
-        "input": case.prompt[:_SNIPPET],
-        "output": case.response[:_SNIPPET],
+        "input": case.event.prompt[:_SNIPPET],
+        "output": case.event.response[:_SNIPPET],
     }
-    label = f"{case.spec.suite}/{case.spec.metric}[{case.event_id}]"
+    label = f"{case.spec.suite}/{case.spec.metric}[{case.event.id}]"
     if outcome.kind == "failed":
         gate = _tolerating_gate(case.spec, run)
         if gate is not None:
