@@ -156,6 +156,10 @@ class Event:
             object.__setattr__(self, "_parsed", parsed)  # a cache, not a change of value
         return parsed
 
+    def _drop_parsed(self) -> None:
+        """Forget the parsed line (the plugin calls this once the event's case has run)."""
+        object.__setattr__(self, "_parsed", None)
+
     @property
     def is_flat(self) -> bool:
         """Whether the event was written in the flat SDK shape."""

@@ -301,6 +301,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     props = _announcements(run, suite) if case is not None else {}
     if case is not None and call.when == "call" and not report.skipped:
         verdict = _verdict_into_report(item, call, report, case, run)
+        case.event._drop_parsed()  # keeps a run's memory near that of its unparsed lines
         # On the item too: JUnit XML takes a case's properties from its teardown report.
         item.user_properties.extend(to_properties(verdict))
         report.user_properties = list(item.user_properties)
