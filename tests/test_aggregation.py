@@ -89,6 +89,8 @@ def test_counts_equal_counts_made_from_the_events(project: Project, dist: list[s
         assert got["total"] == sum(counts.values())
         assert got["score"] == round(counts["passed"] / got["total"], 4)
     assert project.results()["suites"]["s"]["left_out_errors"] == 1
+    assert project.results()["suites"]["s"]["tags"] == ["a", "b"]
+    assert project.results()["summary"]["left_out_errors"] == 1  # one event, two metrics
 
 
 def test_suite_and_summary_scores_follow_the_design(project: Project) -> None:
@@ -116,6 +118,24 @@ def test_the_three_ways_of_running_give_the_same_results_json(
         project.run("--trainloop", *args)
         seen.append(comparable(project.results()))
     assert seen[0] == seen[1] == seen[2]
+
+
+def test_a_passing_tuple_verdict_does_not_keep_its_failure_reason(project: Project) -> None:
+    project.events([documented_event("r1", tags=["b"])])
+    project.metrics(
+        METRICS.replace(
+            "def test_always(event):\n    pass",
+            'def test_always(event):\n    return True, "would fail"',
+        )
+    )
+    project.run("--trainloop")
+    [detail] = project.results()["suites"]["s"]["metrics"]["always"]["details"]
+    assert detail == {
+        "event_id": "r1",
+        "verdict": "passed",
+        "input": "Hello!",
+        "output": "Hello! How can I help you today?",
+    }
 
 
 def test_details_carry_the_verdict_reason_score_and_snippets(project: Project) -> None:

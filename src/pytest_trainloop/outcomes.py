@@ -73,7 +73,9 @@ def outcome_of(value: object, threshold: float) -> Outcome:
         verdict, reason = value
         outcome = _from_verdict(verdict, threshold)
         if outcome is not None and outcome.kind != "error" and isinstance(reason, str):
-            return Outcome(outcome.kind, reason, outcome.score)
+            # Like an assert's message, the reason explains a failure; a pass does not keep it.
+            kept = "" if outcome.kind == "passed" else reason
+            return Outcome(outcome.kind, kept, outcome.score)
         if outcome is not None and outcome.kind == "error":
             return outcome
     else:

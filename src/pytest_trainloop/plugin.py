@@ -272,21 +272,24 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 def _announcements(run: _Run, suite: str) -> dict[str, object]:
-    """Run-wide facts for the aggregating process, sent once per process on the report channel."""
+    """Run-wide facts for the aggregating process, sent once per process on the report channel.
+
+    Every process collects the same cases, so any one of them can tell: the bad lines, and per
+    suite its tags and the failed calls its metrics left out (counted once across metrics).
+    """
     props: dict[str, object] = {}
-    log = run.log
-    if not run.announced_bad_lines and log is not None:
+    if not run.announced_bad_lines and run.log is not None:
         run.announced_bad_lines = True
-        props["bad_lines"] = [str(bad) for bad in log.bad_lines]
+        props["bad_lines"] = [str(bad) for bad in run.log.bad_lines]
+        props["left_out_errors"] = len({i for c in run.chosen.values() for i in c.left_out})
     if suite not in run.announced_suites:
         run.announced_suites.add(suite)
-        for (name, tags, *_), chosen in run.chosen.items():
-            if name == suite:
-                props["suite_info"] = {
-                    "tags": list(run.settings.selection.tags or tags),
-                    "left_out_errors": chosen.left_out_errors,
-                }
-                break
+        keys = [key for key in run.chosen if key[0] == suite]
+        tags = run.settings.selection.tags or tuple(t for key in keys for t in key[1])
+        props["suite_info"] = {
+            "tags": list(dict.fromkeys(tags)),
+            "left_out_errors": len({i for key in keys for i in run.chosen[key].left_out}),
+        }
     return props
 
 

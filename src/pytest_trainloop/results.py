@@ -73,6 +73,7 @@ def build(
             "errors": errors,
             "total": passed + failed + errors,
             "unattributed_errors": tally.unattributed_errors,
+            "left_out_errors": tally.left_out_total,
             "suites": len(suites),
             "metrics": len(tally.metrics),
         },

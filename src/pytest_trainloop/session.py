@@ -23,6 +23,10 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
 class TrainloopSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
@@ -40,13 +44,14 @@ class TrainloopSession:
     def _announcements(self, props: dict[str, object]) -> None:
         """Run-wide facts a worker attaches to its first report (bad lines, suite details)."""
         bad = props.get("bad_lines")
-        if isinstance(bad, list) and not self.bad_lines:
+        if isinstance(bad, list):  # every process announces the same facts: any one will do
             self.bad_lines = [str(line) for line in bad]
+            self.tally.left_out_total = _int(props.get("left_out_errors"))
         info = props.get("suite_info")
         suite = props.get("suite")
         if isinstance(info, dict) and isinstance(suite, str):
             self.tally.suite_tags[suite] = list(info.get("tags", []))
-            self.tally.left_out_errors[suite] = int(info.get("left_out_errors", 0))
+            self.tally.left_out_errors[suite] = _int(info.get("left_out_errors"))
 
     def _count(self, nodeid: str, case: Case) -> None:
         if nodeid in self._counted:
@@ -190,7 +195,7 @@ class TrainloopSession:
             tr.write_line("most common reasons for failures and errors:")
             for line in reasons:
                 tr.write_line(line)
-        left_out = sum(self.tally.left_out_errors.values())
+        left_out = self.tally.left_out_total
         if left_out and verbose:
             tr.write_line(f"failed calls left out (output null): {left_out}")
         if self.bad_lines:

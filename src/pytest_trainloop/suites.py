@@ -118,10 +118,10 @@ def takes_event(function: object) -> bool:
 
 @dataclass(frozen=True)
 class Chosen:
-    """A suite's events after selection, and how many failed calls were left out."""
+    """A metric's events after selection, and the ids of the failed calls left out."""
 
     events: list[Event]
-    left_out_errors: int
+    left_out: tuple[str, ...]
 
 
 def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chosen:
@@ -131,11 +131,10 @@ def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chose
         chosen = [e for e in events if wanted.issubset(e.tags)]
     else:
         chosen = [e for e in events if not wanted.isdisjoint(e.tags)]
-    left_out = 0
+    left_out: tuple[str, ...] = ()
     if not spec.include_errors:
-        kept = [e for e in chosen if e.succeeded]
-        left_out = len(chosen) - len(kept)
-        chosen = kept
+        left_out = tuple(e.id for e in chosen if not e.succeeded)
+        chosen = [e for e in chosen if e.succeeded]
     since, until = selection.since, selection.until
     if since is not None or until is not None:
         chosen = [

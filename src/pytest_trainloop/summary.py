@@ -72,6 +72,7 @@ class Tally:
     metrics: dict[tuple[str, str], MetricTally] = field(default_factory=dict)
     suite_tags: dict[str, list[str]] = field(default_factory=dict)
     left_out_errors: dict[str, int] = field(default_factory=dict)
+    left_out_total: int = 0  # failed calls left out, each counted once over all suites
     empty_suites: dict[str, str] = field(default_factory=dict)
     unattributed_errors: int = 0
 
