@@ -104,6 +104,26 @@ def broken(event):
     assert three_of_four.results()["suites"]["s"]["metrics"]["broken"]["errors"] == 1
 
 
+def test_a_broken_fixture_makes_the_case_an_error(three_of_four: Project, dist: list[str]) -> None:
+    three_of_four.metrics("""
+import pytest
+
+@pytest.fixture
+def broken():
+    raise OSError("no such model")
+
+@pytest.mark.trainloop_suite("s", tags=["t"], min_score=0.1)
+def uses_fixture(event, broken):
+    pass
+""")
+    result = three_of_four.run("--trainloop", *dist)
+    assert result.ret == 1
+    result.assert_outcomes(errors=4)
+    metric = three_of_four.results()["suites"]["s"]["metrics"]["uses_fixture"]
+    assert (metric["errors"], metric["total"], metric["score"]) == (4, 4, 0.0)
+    assert metric["details"][0]["reason"] == "error in setup: OSError: no such model"
+
+
 def test_a_gate_does_not_mask_a_usage_error_or_an_interrupt(three_of_four: Project) -> None:
     three_of_four.metrics(GATED.format(bound=0.1))
     assert three_of_four.run("--trainloop", "--no-such-option").ret == pytest.ExitCode.USAGE_ERROR

@@ -77,13 +77,15 @@ class TrainloopSession:
         if report.when == "setup":
             if "empty" in props:
                 self.tally.empty_suites[suite] = str(props["empty"])
-                self.tally.metrics.pop((suite, metric), None)
-            elif report.failed:
-                reason = f"error in setup: {report.longreprtext.strip().splitlines()[-1:]}"
+            elif report.failed:  # a fixture of the metric broke: the case is an error
+                crash = getattr(report.longrepr, "reprcrash", None)
+                message = getattr(crash, "message", None) or report.longreprtext.strip()
+                reason = f"error in setup: {message}"
                 self._count(report.nodeid, Case(suite, metric, event_id, "error", reason))
             else:
                 self._started[report.nodeid] = (suite, metric, event_id)
         elif report.when == "call" and "verdict" in props:
+            self._started.pop(report.nodeid, None)
             score = props.get("score")
             self._count(
                 report.nodeid,
