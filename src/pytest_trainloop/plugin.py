@@ -1,12 +1,13 @@
 """The pytest hooks of pytest-trainloop; each one delegates.
 
-Without --trainloop only three hooks do anything: the marker is registered, marked functions are
-collected whatever their name, and each is reported as one skipped case with a hint.
+The module's own hooks are the ones every run needs: options, the marker, collecting marked
+functions whatever their name, and (without --trainloop) one skipped case per metric with a
+hint. The hooks of an evaluation live on `_Run`, registered only with --trainloop, so that an
+installed but unused plugin adds nothing to any test's cost.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import warnings
@@ -18,7 +19,6 @@ import pytest
 from pytest_trainloop import settings as settings_module
 from pytest_trainloop.events import Event, EventLog, EventsNotFoundError, read_events
 from pytest_trainloop.outcomes import Outcome, outcome_of, to_properties
-from pytest_trainloop.session import TrainloopSession
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import (
     MARKER,
@@ -48,7 +48,7 @@ class _Case:
 
 @dataclass
 class _Run:
-    """Per-process state of a --trainloop run (on every xdist worker, and in a plain run)."""
+    """Per-process state and hooks of a --trainloop run (every xdist worker, or a plain run)."""
 
     settings: Settings
     log: EventLog | None = None
@@ -91,6 +91,99 @@ class _Run:
             )
         return chosen
 
+    # --- the hooks of a --trainloop run (registered only then: an inert plugin costs nothing
+    # per test) ---
+
+    def pytest_report_header(self) -> str:
+        s = self.settings
+        return f"trainloop: data folder {s.data_folder} (from {s.data_folder_source})"
+
+    def pytest_report_collectionfinish(self) -> str | None:
+        log = self.log
+        if log is None:
+            return None
+        return (
+            f"trainloop: {len(log.events)} events in {len(log.files)} files, "
+            f"{len(log.bad_lines)} bad lines"
+        )
+
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        run = self
+        if not run.specs:
+            return
+        kept: list[pytest.Item] = []
+        deselected: list[pytest.Item] = []
+        for item in items:
+            if not isinstance(item, pytest.Function):
+                kept.append(item)
+                continue
+            entry = run.specs.get(
+                f"{item.parent.nodeid}::{item.originalname}" if item.parent else item.nodeid
+            )
+            if entry is None:
+                kept.append(item)
+                continue
+            spec, argnames = entry
+            if not argnames:  # a suite left out by --trainloop-suite
+                deselected.append(item)
+                continue
+            kept.append(item)
+            event = item.callspec.params.get(EVENT_ARG)
+            assert event is None or isinstance(event, Event)
+            identity: dict[str, object] = {"suite": spec.suite, "metric": spec.metric}
+            if event is None:  # the one skipped case of a suite with no matching event
+                identity["empty"] = item.get_closest_marker("skip").kwargs["reason"]  # type: ignore[union-attr]
+            else:
+                identity.update(event=event.id, threshold=spec.threshold, min_score=spec.min_score)
+                item.stash[CASE_KEY] = _Case(spec, argnames, event)
+                if inspect.iscoroutinefunction(item.obj):
+                    item.obj = _keep_returned_value(item, item.obj)
+            item.user_properties.extend(to_properties(identity))
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = kept
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        case = pyfuncitem.stash.get(CASE_KEY, None)
+        if case is None:
+            return None
+        funcargs = pyfuncitem.funcargs
+        try:
+            value = pyfuncitem.obj(**{name: funcargs[name] for name in case.argnames})
+            if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
+                import asyncio  # only then: asyncio costs ~13 ms to import
+
+                asyncio.run(value)
+            value = pyfuncitem.stash.get(RETURNED_KEY, value)
+        except AssertionError as exc:
+            # A failed assert is the metric's "no", with the assertion's message as the reason.
+            pyfuncitem.stash[OUTCOME_KEY] = Outcome("failed", str(exc) or "assertion failed")
+        else:
+            pyfuncitem.stash[OUTCOME_KEY] = outcome_of(value, case.spec.threshold)
+        return True  # the return value is ours: pytest must not warn that a test returned one
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report: pytest.TestReport = yield
+        run = self
+        if not item.user_properties:
+            return report
+        case = item.stash.get(CASE_KEY, None)
+        suite = case.spec.suite if case is not None else ""
+        props = _announcements(run, suite) if case is not None else {}
+        if case is not None and call.when == "call" and not report.skipped:
+            verdict = _verdict_into_report(item, call, report, case, run)
+            case.event._drop_parsed()  # keeps a run's memory near that of its unparsed lines
+            # On the item too: JUnit XML takes a case's properties from its teardown report.
+            item.user_properties.extend(to_properties(verdict))
+            report.user_properties = list(item.user_properties)
+        if props:
+            report.user_properties = [*report.user_properties, *to_properties(props)]
+        return report
+
 
 RUN_KEY = pytest.StashKey[_Run]()
 CASE_KEY = pytest.StashKey[_Case]()
@@ -107,28 +200,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("trainloop"):
         return
     run_settings = Settings.resolve(config)
-    config.stash[RUN_KEY] = _Run(run_settings)
+    run = config.stash[RUN_KEY] = _Run(run_settings)
+    config.pluginmanager.register(run, "trainloop-run")
     if not hasattr(config, "workerinput"):  # the aggregating process: plain run or controller
+        # Imported here: every pytest run imports this module, few of them aggregate.
+        from pytest_trainloop.session import TrainloopSession
+
         config.pluginmanager.register(TrainloopSession(config, run_settings), "trainloop-session")
-
-
-def pytest_report_header(config: pytest.Config) -> str | None:
-    run = config.stash.get(RUN_KEY, None)
-    if run is None:
-        return None
-    s = run.settings
-    return f"trainloop: data folder {s.data_folder} (from {s.data_folder_source})"
-
-
-def pytest_report_collectionfinish(config: pytest.Config) -> str | None:
-    run = config.stash.get(RUN_KEY, None)
-    if run is None or run.log is None:
-        return None
-    log = run.log
-    return (
-        f"trainloop: {len(log.events)} events in {len(log.files)} files, "
-        f"{len(log.bad_lines)} bad lines"
-    )
 
 
 def _has_marker(obj: object) -> bool:
@@ -147,12 +225,12 @@ def pytest_pycollect_makeitem(
         return
     if _has_marker(obj) or (
         inspect.isfunction(obj)
-        and takes_event(obj)
         and any(
             _has_marker(node.obj)
             for node in collector.listchain()
             if isinstance(node, pytest.Module | pytest.Class)
         )
+        and takes_event(obj)  # last: reading a signature is the costly check
     ):
         obj.__test__ = True  # type: ignore[union-attr]
 
@@ -201,43 +279,6 @@ def _argnames(function: Any) -> tuple[str, ...]:
     return tuple(names[1:] if names and names[0] == "self" else names)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    run = config.stash.get(RUN_KEY, None)
-    if run is None or not run.specs:
-        return
-    kept: list[pytest.Item] = []
-    deselected: list[pytest.Item] = []
-    for item in items:
-        if not isinstance(item, pytest.Function):
-            kept.append(item)
-            continue
-        entry = run.specs.get(
-            f"{item.parent.nodeid}::{item.originalname}" if item.parent else item.nodeid
-        )
-        if entry is None:
-            kept.append(item)
-            continue
-        spec, argnames = entry
-        if not argnames:  # a suite left out by --trainloop-suite
-            deselected.append(item)
-            continue
-        kept.append(item)
-        event = item.callspec.params.get(EVENT_ARG)
-        assert event is None or isinstance(event, Event)
-        identity: dict[str, object] = {"suite": spec.suite, "metric": spec.metric}
-        if event is None:  # the one skipped case of a suite with no matching event
-            identity["empty"] = item.get_closest_marker("skip").kwargs["reason"]  # type: ignore[union-attr]
-        else:
-            identity.update(event=event.id, threshold=spec.threshold, min_score=spec.min_score)
-            item.stash[CASE_KEY] = _Case(spec, argnames, event)
-            if inspect.iscoroutinefunction(item.obj):
-                item.obj = _keep_returned_value(item, item.obj)
-        item.user_properties.extend(to_properties(identity))
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = kept
-
-
 def _keep_returned_value(item: pytest.Item, function: Any) -> Any:
     """Wrap an async metric so its verdict survives an async plugin that runs it and drops it.
 
@@ -250,25 +291,6 @@ def _keep_returned_value(item: pytest.Item, function: Any) -> Any:
         item.stash[RETURNED_KEY] = await function(*args, **kwargs)
 
     return keep
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    case = pyfuncitem.stash.get(CASE_KEY, None)
-    if case is None:
-        return None
-    funcargs = pyfuncitem.funcargs
-    try:
-        value = pyfuncitem.obj(**{name: funcargs[name] for name in case.argnames})
-        if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
-            asyncio.run(value)
-        value = pyfuncitem.stash.get(RETURNED_KEY, value)
-    except AssertionError as exc:
-        # A failed assert is the metric's "no", with the assertion's message as the reason.
-        pyfuncitem.stash[OUTCOME_KEY] = Outcome("failed", str(exc) or "assertion failed")
-    else:
-        pyfuncitem.stash[OUTCOME_KEY] = outcome_of(value, case.spec.threshold)
-    return True  # the return value is ours: pytest must not warn that a test returned one
 
 
 def _announcements(run: _Run, suite: str) -> dict[str, object]:
@@ -291,26 +313,6 @@ def _announcements(run: _Run, suite: str) -> dict[str, object]:
             "left_out_errors": len({i for key in keys for i in run.chosen[key].left_out}),
         }
     return props
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report: pytest.TestReport = yield
-    run = item.config.stash.get(RUN_KEY, None)
-    if run is None or not item.user_properties:
-        return report
-    case = item.stash.get(CASE_KEY, None)
-    suite = case.spec.suite if case is not None else ""
-    props = _announcements(run, suite) if case is not None else {}
-    if case is not None and call.when == "call" and not report.skipped:
-        verdict = _verdict_into_report(item, call, report, case, run)
-        case.event._drop_parsed()  # keeps a run's memory near that of its unparsed lines
-        # On the item too: JUnit XML takes a case's properties from its teardown report.
-        item.user_properties.extend(to_properties(verdict))
-        report.user_properties = list(item.user_properties)
-    if props:
-        report.user_properties = [*report.user_properties, *to_properties(props)]
-    return report
 
 
 def _verdict_into_report(
