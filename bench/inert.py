@@ -31,8 +31,12 @@ def run(project: Path, args: list[str]) -> float:
     start = time.perf_counter()
     # Other plugins off, so that only ours differs between the two runs.
     plain = ["-q", "-p", "no:randomly", "-p", "no:asyncio"]
-    subprocess.run([sys.executable, "-m", "pytest", *plain, *args],
-                   cwd=project, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", *plain, *args],
+        cwd=project,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 
@@ -51,8 +55,10 @@ def main() -> None:
         installed.append(run(project, []))
         disabled.append(run(project, ["-p", "no:trainloop"]))
     a, b = statistics.median(installed), statistics.median(disabled)
-    print(f"{args.tests} plain tests: installed, not enabled {a:.3f} s | "
-          f"-p no:trainloop {b:.3f} s | ratio {a / b:.3f}")
+    print(
+        f"{args.tests} plain tests: installed, not enabled {a:.3f} s | "
+        f"-p no:trainloop {b:.3f} s | ratio {a / b:.3f}"
+    )
 
 
 if __name__ == "__main__":
