@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +127,16 @@ def dist(request: pytest.FixtureRequest) -> list[str]:
 def comparable(results: dict[str, Any]) -> dict[str, Any]:
     """A results JSON without what may differ between equivalent runs (timings, paths)."""
     return {k: v for k, v in results.items() if k not in ("timestamp", "trend")}
+
+
+@pytest.fixture
+def judge_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A loopback OpenAI/Anthropic server, with both SDK variables pointing at it."""
+    from tests.judge_server import serving
+
+    for server in serving():
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-openai-secret")
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-secret")
+        yield server

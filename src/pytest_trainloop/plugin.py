@@ -163,6 +163,13 @@ class _Run:
             pyfuncitem.stash[OUTCOME_KEY] = Outcome("failed", str(exc) or "assertion failed")
         else:
             pyfuncitem.stash[OUTCOME_KEY] = outcome_of(value, case.spec.threshold)
+            votes = getattr(value, "votes", None)  # a judge's verdict
+            if votes:
+                pyfuncitem.stash[VOTES_KEY] = [
+                    [v.model, v.index, v.claim_answer, v.negation_answer] for v in votes
+                ]
+                if JUDGE_KEY not in pyfuncitem.stash:  # asked through judge.assert_true
+                    pyfuncitem.stash[USAGE_KEY] = getattr(value, "usage", None)
         return True  # the return value is ours: pytest must not warn that a test returned one
 
     @pytest.hookimpl(wrapper=True)
@@ -189,6 +196,27 @@ RUN_KEY = pytest.StashKey[_Run]()
 CASE_KEY = pytest.StashKey[_Case]()
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 RETURNED_KEY = pytest.StashKey[object]()
+JUDGE_KEY = pytest.StashKey[Any]()  # the case's trainloop_judge, when it asked for one
+JUDGE_CONFIG_KEY = pytest.StashKey[Any]()
+VOTES_KEY = pytest.StashKey[list[list[object]]]()
+USAGE_KEY = pytest.StashKey[Any]()
+
+
+@pytest.fixture
+def trainloop_judge(request: pytest.FixtureRequest) -> Any:
+    """A judge configured from trainloop.config.yaml and --trainloop-judge-*; its calls, cache
+    hits and tokens are reported for the case's metric and suite."""
+    from pytest_trainloop.judge import Judge
+
+    config = request.config
+    judge_config = config.stash.get(JUDGE_CONFIG_KEY, None)
+    if judge_config is None:
+        run = config.stash.get(RUN_KEY, None)
+        run_settings = run.settings if run is not None else Settings.resolve(config)
+        judge_config = config.stash[JUDGE_CONFIG_KEY] = run_settings.judge_config()
+    judge = Judge(judge_config)
+    request.node.stash[JUDGE_KEY] = judge
+    return judge
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -335,6 +363,12 @@ def _verdict_into_report(
         "input": case.event.prompt[:_SNIPPET],
         "output": case.event.response[:_SNIPPET],
     }
+    judge = item.stash.get(JUDGE_KEY, None)
+    usage = judge.usage if judge is not None else item.stash.get(USAGE_KEY, None)
+    if usage:
+        verdict["judge_usage"] = {model: u.as_dict() for model, u in usage.items()}
+    if VOTES_KEY in item.stash:
+        verdict["judge_votes"] = item.stash[VOTES_KEY]
     label = f"{case.spec.suite}/{case.spec.metric}[{case.event.id}]"
     if outcome.kind == "failed":
         gate = _tolerating_gate(case.spec, run)

@@ -41,12 +41,14 @@ def build(
                     "score": _round(t.score),
                     "threshold": t.threshold,
                     "min_score": t.min_score,
+                    "judge_usage": t.judge_usage,
                     # Sorted, so a run gives the same file whatever order reports arrived in.
                     "details": sorted(t.details, key=lambda d: str(d["event_id"])),
                 }
                 for t in tallies
             },
             "overall_score": _round(Tally.suite_score(tallies)),
+            "judge_usage": tally.judge_usage(suite),
             "tags": tally.suite_tags.get(suite, []),
             "left_out_errors": tally.left_out_errors.get(suite, 0),
         }
@@ -90,6 +92,8 @@ def build(
         ],
         "gates_held": all(g.held for g in gates),
         "bad_lines": {"count": len(bad_lines), "lines": bad_lines},
+        # The judge's own calls and tokens, apart from the events' recorded usage.
+        "judge_usage": tally.judge_usage(),
         "configuration": configuration,
     }
 

@@ -98,6 +98,8 @@ class TrainloopSession:
                     score if isinstance(score, float) else None,
                     _text(props.get("input")),
                     _text(props.get("output")),
+                    usage if isinstance(usage := props.get("judge_usage"), dict) else None,
+                    votes if isinstance(votes := props.get("judge_votes"), list) else None,
                 ),
             )
 
@@ -203,6 +205,17 @@ class TrainloopSession:
         if self.bad_lines:
             tr.write_line(
                 f"bad event lines: {len(self.bad_lines)} (listed in the results file)", yellow=True
+            )
+        judged = self.tally.judge_usage()
+        if judged:
+            sums = {
+                k: sum(u.get(k, 0) for u in judged.values())
+                for k in ("calls", "cache_hits", "prompt_tokens", "completion_tokens")
+            }
+            tr.write_line(
+                f"judge: {sums['calls']} calls, {sums['cache_hits']} cache hits, "
+                f"{sums['prompt_tokens']} prompt + {sums['completion_tokens']} "
+                f"completion tokens ({', '.join(sorted(judged))})"
             )
         if self.results_path is not None:
             tr.write_line(f"results: {self.results_path}")

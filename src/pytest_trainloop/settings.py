@@ -76,10 +76,13 @@ _VALUED_OPTIONS = (
         "failing cases are then tolerated and shown as xfailed.",
     ),
     ("results", "PATH", "Write this run's results JSON to PATH instead of data/results/."),
+    ("judge_models", "M,...", "Judge panel, e.g. openai/gpt-4o-mini,anthropic/claude-3-5-haiku"),
+    ("judge_calls", "K", "Judge calls per model per claim (and as many per negation)."),
+    ("judge_cache", "MODE", "Judge cache: use (default), refresh, off or replay (offline)."),
 )
 
 
-def _load_config_file(path: Path) -> dict[str, Any]:
+def load_config_file(path: Path) -> dict[str, Any]:
     """The `trainloop:` mapping of trainloop.config.yaml ({} when the file does not exist)."""
     if not path.is_file():
         return {}
@@ -175,14 +178,35 @@ class Settings:
     fail_under: float | None
     results_path: Path | None
     strict: bool
+    judge_options: dict[str, Any]  # trainloop.config.yaml's judge: mapping, CLI/ini applied
+    config_dir: Path  # where relative paths of the config file start
+
+    def judge_config(self) -> Any:
+        """The judge's settings (a JudgeConfig); built on first use, so judges cost no import."""
+        from pytest_trainloop.judge import JudgeConfig, JudgeConfigError
+
+        try:
+            return JudgeConfig.from_mapping(self.judge_options, self.config_dir, self.data_folder)
+        except JudgeConfigError as exc:
+            raise pytest.UsageError(f"{exc} (from {CONFIG_FILE} or --trainloop-judge-*)") from None
 
     @classmethod
     def resolve(cls, config: pytest.Config) -> Settings:
         config_path = config.rootpath / CONFIG_FILE
-        file_options = _load_config_file(config_path)
+        file_options = load_config_file(config_path)
         data_folder, source = _data_folder(config, config_path, file_options)
         results, _ = _given(config, "results")
         strict = config.getoption("trainloop_strict")
+        judge_options = dict(file_options.get("judge") or {})
+        models, _ = _given(config, "judge_models")
+        if models is not None:
+            judge_options["models"] = [m.strip() for m in models.split(",") if m.strip()]
+        calls = _number(config, "judge_calls", int)
+        if calls is not None:
+            judge_options["calls_per_model_per_claim"] = int(calls)
+        cache, _ = _given(config, "judge_cache")
+        if cache is not None:
+            judge_options["cache"] = cache
         return cls(
             data_folder=data_folder,
             data_folder_source=source,
@@ -191,6 +215,8 @@ class Settings:
             fail_under=_number(config, "fail_under", float),
             results_path=None if results is None else config.invocation_params.dir / results,
             strict=bool(config.getini("trainloop_strict") if strict is None else strict),
+            judge_options=judge_options,
+            config_dir=config_path.parent,
         )
 
 

@@ -21,6 +21,19 @@ class Case:
     score: float | None = None
     input: str = ""
     output: str = ""
+    judge_usage: dict[str, dict[str, int]] | None = None  # per judge model: calls, tokens, ...
+    judge_votes: list[Any] | None = None
+
+
+JudgeUsage = dict[str, dict[str, int]]
+
+
+def merge_usage(total: JudgeUsage, more: JudgeUsage) -> None:
+    """Add per-model judge counts (calls, cache hits, tokens) into `total`."""
+    for model, counts in more.items():
+        into = total.setdefault(model, {})
+        for name, value in counts.items():
+            into[name] = into.get(name, 0) + value
 
 
 @dataclass
@@ -34,6 +47,7 @@ class MetricTally:
     errors: int = 0
     details: list[dict[str, Any]] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
+    judge_usage: JudgeUsage = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -100,6 +114,10 @@ class Tally:
             detail["reason"] = case.reason
         detail["input"] = case.input
         detail["output"] = case.output
+        if case.judge_votes:
+            detail["judge_votes"] = case.judge_votes
+        if case.judge_usage:
+            merge_usage(tally.judge_usage, case.judge_usage)
         tally.details.append(detail)
 
     def suites(self) -> dict[str, list[MetricTally]]:
@@ -120,6 +138,14 @@ class Tally:
         failed = sum(t.failed for t in self.metrics.values())
         errors = sum(t.errors for t in self.metrics.values()) + self.unattributed_errors
         return passed, failed, errors
+
+    def judge_usage(self, suite: str | None = None) -> JudgeUsage:
+        """Judge counts per model, over one suite or the whole run."""
+        total: JudgeUsage = {}
+        for (name, _), tally in sorted(self.metrics.items()):
+            if suite is None or name == suite:
+                merge_usage(total, tally.judge_usage)
+        return total
 
     def overall_score(self) -> float | None:
         passed, failed, errors = self.totals()

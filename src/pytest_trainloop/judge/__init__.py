@@ -1,0 +1,355 @@
+"""An LLM judge: a claim and its negation, asked of a panel of models k times each, majority vote.
+
+    from pytest_trainloop import judge
+
+    verdict = judge.assert_true(f"The reply {event.response!r} apologises to the customer")
+    if verdict: ...                      # truthy when the claim holds
+    verdict.reason, verdict.votes, verdict.agreement, verdict.usage
+
+Inside a running event loop use `await judge.assert_true_async(...)`. In a metric, prefer the
+`trainloop_judge` fixture: it is configured from trainloop.config.yaml and the command line,
+and its usage is reported per metric and suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pytest_trainloop.judge.cache import MODES, JudgeCache, JudgeCacheMissError
+from pytest_trainloop.judge.panel import (
+    DEFAULT_TEMPLATE,
+    JudgeAbstainedError,
+    JudgeVerdict,
+    ModelUsage,
+    Vote,
+    add_usage,
+    decide,
+    negate,
+    parse_answer,
+    reasoning,
+    render,
+)
+from pytest_trainloop.judge.providers import JudgeCallError, Model, ask, base_url
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "Judge",
+    "JudgeAbstainedError",
+    "JudgeCacheMissError",
+    "JudgeCallError",
+    "JudgeConfig",
+    "JudgeConfigError",
+    "JudgeVerdict",
+    "assert_true",
+    "assert_true_async",
+    "negate",
+    "parse_answer",
+]
+
+
+class JudgeConfigError(ValueError):
+    """A judge setting is wrong; the message names it and what is allowed."""
+
+
+def _positive_int(mapping: dict[str, Any], key: str, minimum: int) -> int | None:
+    value = mapping.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise JudgeConfigError(f"judge {key} must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _number(mapping: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    value = mapping.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise JudgeConfigError(f"judge {key} must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """How a judge asks: the `judge:` mapping of trainloop.config.yaml, with defaults."""
+
+    models: tuple[str, ...] = ("openai/gpt-4o-mini",)
+    calls_per_model_per_claim: int = 3
+    temperature: float = 0.7
+    template: str = DEFAULT_TEMPLATE
+    concurrency: int = 16
+    timeout: float = 60.0
+    max_retries: int = 3
+    backoff: float = 0.5  # seconds before the first retry; doubled each time, plus jitter
+    cache_folder: Path = Path("data") / "judge_cache"
+    cache_mode: str = "use"
+    base_urls: dict[str, str] = field(default_factory=dict)
+    env_path: Path | None = None
+
+    @classmethod
+    def from_mapping(cls, mapping: dict[str, Any], base: Path, data_folder: Path) -> JudgeConfig:
+        """Read a `judge:` mapping; relative paths are relative to `base` (the config file's)."""
+        if not isinstance(mapping, dict):
+            raise JudgeConfigError("'judge:' must be a mapping")
+        known = {
+            "models",
+            "calls_per_model_per_claim",
+            "temperature",
+            "template",
+            "concurrency",
+            "timeout",
+            "max_retries",
+            "backoff",
+            "env_path",
+            "cache",
+            "cache_folder",
+            "base_urls",
+        }
+        unknown = sorted(set(mapping) - known)
+        if unknown:
+            raise JudgeConfigError(
+                f"unknown judge setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        changes: dict[str, Any] = {"cache_folder": data_folder / "judge_cache"}
+        models = mapping.get("models")
+        if models is not None:
+            if not isinstance(models, list) or not models:
+                raise JudgeConfigError(f"judge models must be a non-empty list, got {models!r}")
+            for model in models:
+                try:
+                    Model.parse(str(model))
+                except ValueError as exc:
+                    raise JudgeConfigError(str(exc)) from None
+            changes["models"] = tuple(str(m) for m in models)
+        for key, minimum in (
+            ("calls_per_model_per_claim", 1),
+            ("concurrency", 1),
+            ("max_retries", 0),
+        ):
+            value = _positive_int(mapping, key, minimum)
+            if value is not None:
+                changes[key] = value
+        for key, low, high in (
+            ("temperature", 0.0, 2.0),
+            ("timeout", 0.001, 3600.0),
+            ("backoff", 0.0, 60.0),
+        ):
+            number = _number(mapping, key, low, high)
+            if number is not None:
+                changes[key] = number
+        template = mapping.get("template")
+        if template is not None:
+            if not isinstance(template, str) or "{claim}" not in template:
+                raise JudgeConfigError("judge template must be a string containing {claim}")
+            changes["template"] = template
+        mode = mapping.get("cache")
+        if mode is not None:
+            if mode not in MODES:
+                raise JudgeConfigError(
+                    f"judge cache must be one of {', '.join(MODES)}, got {mode!r}"
+                )
+            changes["cache_mode"] = mode
+        for key in ("cache_folder", "env_path"):
+            if mapping.get(key) is not None:
+                changes[key] = base / str(mapping[key])
+        urls = mapping.get("base_urls")
+        if urls is not None:
+            if not isinstance(urls, dict) or not all(isinstance(v, str) for v in urls.values()):
+                raise JudgeConfigError("judge base_urls must map openai/anthropic to URLs")
+            changes["base_urls"] = dict(urls)
+        return replace(cls(), **changes)
+
+
+def load_env_file(path: Path) -> None:
+    """KEY=VALUE lines into the environment; variables already set are never overridden.
+
+    A few lines of our own rather than a dependency: comments, `export`, and quotes are all
+    the judge's keys and base URLs need.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.removeprefix("export ").partition("=")
+        name, value = name.strip(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        os.environ.setdefault(name, value)
+
+
+class Judge:
+    """A configured judge. Thread it through a run to share its cache and its usage tally."""
+
+    def __init__(self, config: JudgeConfig | None = None) -> None:
+        self.config = config or JudgeConfig()
+        if self.config.env_path is not None:
+            load_env_file(self.config.env_path)
+        self.cache = JudgeCache(self.config.cache_folder, self.config.cache_mode)
+        self.usage: dict[str, ModelUsage] = {}
+        # One bound on calls in flight per event loop (a semaphore belongs to one loop).
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._semaphores = weakref.WeakKeyDictionary()
+
+    def assert_true(
+        self,
+        claim: str,
+        negation: str | None = None,
+        *,
+        models: list[str] | None = None,
+        k: int | None = None,
+        temperature: float | None = None,
+        template: str | None = None,
+    ) -> JudgeVerdict:
+        """The panel's verdict on `claim`; see `assert_true_async` inside an event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "judge.assert_true() was called inside a running event loop: "
+                "use `await judge.assert_true_async(...)` there"
+            )
+        return asyncio.run(
+            self.assert_true_async(
+                claim, negation, models=models, k=k, temperature=temperature, template=template
+            )
+        )
+
+    async def assert_true_async(
+        self,
+        claim: str,
+        negation: str | None = None,
+        *,
+        models: list[str] | None = None,
+        k: int | None = None,
+        temperature: float | None = None,
+        template: str | None = None,
+    ) -> JudgeVerdict:
+        config = self.config
+        panel = [Model.parse(m) for m in (models or config.models)]
+        samples = k if k is not None else config.calls_per_model_per_claim
+        temp = config.temperature if temperature is None else temperature
+        prompts = (
+            render(template or config.template, claim),
+            render(template or config.template, negation or negate(claim)),
+        )
+        usage: dict[str, ModelUsage] = {}
+        client = None
+        if config.cache_mode != "replay":  # replay never touches the network
+            import httpx
+
+            client = httpx.AsyncClient(timeout=config.timeout)
+        try:
+            jobs = [
+                self._answer(client, model, prompt, temp, i, claim, usage)
+                for model in panel
+                for i in range(samples)
+                for prompt in prompts
+            ]
+            answers = await asyncio.gather(*jobs, return_exceptions=True)
+        finally:
+            if client is not None:
+                await client.aclose()
+        add_usage(self.usage, usage)
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        votes = []
+        texts = iter(answers)
+        for model in panel:
+            for i in range(samples):
+                on_claim, on_negation = str(next(texts)), str(next(texts))
+                votes.append(
+                    Vote(
+                        str(model),
+                        i,
+                        parse_answer(on_claim),
+                        parse_answer(on_negation),
+                        reasoning(on_claim),
+                    )
+                )
+        return decide(claim, votes, usage)
+
+    async def _answer(
+        self,
+        client: Any,
+        model: Model,
+        prompt: str,
+        temperature: float,
+        sample: int,
+        claim: str,
+        usage: dict[str, ModelUsage],
+    ) -> str:
+        name = str(model)
+        key = JudgeCache.key(name, prompt, temperature, sample)
+        cached = self.cache.get(key)
+        if cached is not None:
+            add_usage(usage, {name: ModelUsage(cache_hits=1)})
+            return str(cached["answer"])
+        if client is None:
+            raise JudgeCacheMissError(
+                f"replay mode: no recorded answer from {name} (sample {sample}) for the claim "
+                f"{claim[:120]!r}; record it once with the cache in 'use' mode"
+            )
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.config.concurrency)
+        async with semaphore:
+            reply = await ask(
+                client,
+                model,
+                prompt,
+                temperature,
+                base_url(model.provider, self.config.base_urls),
+                self.config.max_retries,
+                self.config.backoff,
+            )
+        add_usage(usage, {name: ModelUsage(1, 0, reply.prompt_tokens, reply.completion_tokens)})
+        self.cache.put(
+            key,
+            {
+                "model": name,
+                "temperature": temperature,
+                "sample": sample,
+                "prompt": prompt,
+                "answer": reply.text,
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+            },
+        )
+        return reply.text
+
+
+def from_config_file(folder: Path | None = None) -> Judge:
+    """A judge configured from trainloop.config.yaml in `folder` (default: the working one)."""
+    from pytest_trainloop.settings import CONFIG_FILE, load_config_file
+
+    folder = folder or Path.cwd()
+    section = load_config_file(folder / CONFIG_FILE)
+    data_folder = Path(os.environ.get("TRAINLOOP_DATA_FOLDER") or folder / "data")
+    if section.get("data_folder"):
+        data_folder = folder / str(section["data_folder"])
+    return Judge(JudgeConfig.from_mapping(section.get("judge") or {}, folder, data_folder))
+
+
+def assert_true(claim: str, negation: str | None = None, **options: Any) -> JudgeVerdict:
+    """`Judge.assert_true` with a judge configured from trainloop.config.yaml here."""
+    return from_config_file().assert_true(claim, negation, **options)
+
+
+async def assert_true_async(
+    claim: str, negation: str | None = None, **options: Any
+) -> JudgeVerdict:
+    """`Judge.assert_true_async` with a judge configured from trainloop.config.yaml here."""
+    return await from_config_file().assert_true_async(claim, negation, **options)

@@ -1,0 +1,64 @@
+"""The judge's answer cache: one small JSON file per answer, written atomically.
+
+One file per answer keeps concurrent xdist workers from ever writing the same file with
+different content (a key names one answer), keeps a run killed mid-write harmless (a temporary
+file is renamed into place or left aside), and keeps `git diff` readable when the cache is
+committed so that CI can replay every verdict offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+MODES = ("use", "refresh", "off", "replay")
+
+
+class JudgeCacheMissError(Exception):
+    """Replay mode found no recorded answer for a call."""
+
+
+class JudgeCache:
+    def __init__(self, folder: Path, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"judge cache mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.folder = folder
+        self.mode = mode
+
+    @staticmethod
+    def key(model: str, prompt: str, temperature: float, sample: int) -> str:
+        """Everything that can change an answer, hashed (the provider is in `model`)."""
+        material = orjson.dumps([model, prompt, temperature, sample])
+        return hashlib.sha256(material).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        if self.mode in ("off", "refresh"):
+            return None
+        try:
+            entry: dict[str, Any] = orjson.loads(self._path(key).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None  # absent, or damaged by hand: ask again
+        return entry
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        if self.mode == "off":
+            return
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = orjson.dumps(entry, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise

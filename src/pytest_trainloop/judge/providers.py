@@ -1,0 +1,154 @@
+"""Asking one model one prompt over HTTP: OpenAI chat completions and Anthropic messages.
+
+httpx is imported by the caller only when a judge really calls out; nothing here runs at
+pytest start-up. Retries back off exponentially with jitter and honour `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+}
+KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+BASE_URL_VARIABLES = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
+_RETRY_AFTER_CAP = 60.0
+
+
+class JudgeCallError(Exception):
+    """A call to a judge model failed for good (after its retries, or at once if not retryable)."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """`openai/<model>` or `anthropic/<model>`, split."""
+
+    provider: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> Model:
+        provider, _, name = text.partition("/")
+        if provider not in DEFAULT_BASE_URLS or not name:
+            raise ValueError(
+                f"judge model {text!r} must be 'openai/<model>' or 'anthropic/<model>'"
+            )
+        return cls(provider, name)
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def api_key(provider: str) -> str:
+    variable = KEY_VARIABLES[provider]
+    key = os.environ.get(variable)
+    if not key:
+        raise JudgeCallError(f"no API key for the {provider} judge: set {variable}")
+    return key
+
+
+def base_url(provider: str, configured: dict[str, str]) -> str:
+    url = os.environ.get(BASE_URL_VARIABLES[provider]) or configured.get(provider)
+    return (url or DEFAULT_BASE_URLS[provider]).rstrip("/")
+
+
+def _request(
+    model: Model, prompt: str, temperature: float, url: str
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    messages = [{"role": "user", "content": prompt}]
+    if model.provider == "openai":
+        headers = {"authorization": f"Bearer {api_key('openai')}"}
+        body = {"model": model.name, "messages": messages, "temperature": temperature}
+        return f"{url}/chat/completions", headers, body
+    headers = {"x-api-key": api_key("anthropic"), "anthropic-version": "2023-06-01"}
+    body = {
+        "model": model.name,
+        "max_tokens": 1024,
+        "messages": messages,
+        "temperature": temperature,
+    }
+    return f"{url}/v1/messages", headers, body
+
+
+def _reply(model: Model, data: Any) -> Reply:
+    """The text and token counts of a response body; KeyError/TypeError if malformed."""
+    if model.provider == "openai":
+        text = data["choices"][0]["message"]["content"]
+        usage = data.get("usage") or {}
+        prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    else:
+        text = "".join(b["text"] for b in data["content"] if b.get("type") == "text")
+        usage = data.get("usage") or {}
+        prompt, completion = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+    if not isinstance(text, str):
+        raise TypeError("the reply's content is not text")
+    return Reply(text, int(prompt or 0), int(completion or 0))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return min(float(value), _RETRY_AFTER_CAP) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+async def ask(
+    client: httpx.AsyncClient,
+    model: Model,
+    prompt: str,
+    temperature: float,
+    url: str,
+    max_retries: int,
+    backoff: float = 0.5,
+) -> Reply:
+    """One answer from `model`, retrying 429, 5xx, timeouts and connection errors."""
+    import httpx
+
+    endpoint, headers, body = _request(model, prompt, temperature, url)
+    attempts = 0
+    while True:
+        attempts += 1
+        delay: float | None = None
+        try:
+            response = await client.post(endpoint, headers=headers, json=body)
+        except httpx.TimeoutException:
+            problem = "timed out"
+        except httpx.TransportError as exc:
+            problem = f"connection error ({type(exc).__name__})"
+        else:
+            status = response.status_code
+            if status == 200:
+                try:
+                    return _reply(model, response.json())
+                except (ValueError, KeyError, IndexError, TypeError) as exc:
+                    raise JudgeCallError(
+                        f"{model}: malformed response body ({exc!r}) on attempt {attempts}"
+                    ) from None
+            problem = f"HTTP {status}"
+            if status != 429 and status < 500:
+                raise JudgeCallError(
+                    f"{model}: {problem} after {attempts} attempt(s): {response.text[:200]}"
+                )
+            delay = _retry_after(response)
+        if attempts > max_retries:
+            raise JudgeCallError(f"{model}: {problem} after {attempts} attempt(s)")
+        if delay is None:
+            delay = backoff * 2 ** (attempts - 1) * (1 + random.random() / 2)
+        await asyncio.sleep(delay)

@@ -1,0 +1,277 @@
+"""The judge against a real HTTP server on 127.0.0.1: parsing, voting, retries, cache, keys."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pytest_trainloop.judge import (
+    Judge,
+    JudgeAbstainedError,
+    JudgeCacheMissError,
+    JudgeCallError,
+    JudgeConfig,
+    JudgeConfigError,
+    load_env_file,
+    negate,
+    parse_answer,
+)
+from tests.judge_server import JudgeServer
+
+TRUE_CLAIM = "The reply greets the customer [true]"
+FALSE_CLAIM = "The reply promises a refund"
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("<reasoning>ok</reasoning><result>true</result>", True),
+        ("<result> TRUE </result>", True),
+        ("<result>yes</result>", True),
+        ("<result>false</result>", False),
+        ("<result>no</result>", False),
+        ("<result>incorrect</result>", None),
+        ("<result>not true</result>", None),
+        ("<result>untrue</result>", None),
+        ("<result>I don't know</result>", None),
+        ("", None),
+        ("true", None),  # no element: nothing is read by substring
+        ("The answer is true.", None),
+        ("<result>true</result> ... <result>false</result>", None),
+        ("<result>true or false</result>", None),
+        ("<result></result>", None),
+    ],
+)
+def test_only_an_exact_result_element_is_read(reply: str, expected: bool | None) -> None:
+    assert parse_answer(reply) is expected
+
+
+def judge_for(tmp_path: Path, *models: str, **changes: object) -> Judge:
+    options: dict[str, object] = {"calls_per_model_per_claim": 3, "backoff": 0.01, **changes}
+    config = replace(JudgeConfig(), models=models, cache_folder=tmp_path / "cache", **options)  # type: ignore[arg-type]
+    return Judge(config)
+
+
+def test_a_truthful_panel_passes_a_true_claim_and_fails_a_false_one(
+    tmp_path: Path, judge_server: JudgeServer
+) -> None:
+    judge = judge_for(tmp_path, "openai/truthful", "anthropic/truthful")
+    yes = judge.assert_true(TRUE_CLAIM)
+    assert yes
+    assert yes.agreement == 1.0
+    assert [(v.model, v.value) for v in yes.votes] == [("openai/truthful", True)] * 3 + [
+        ("anthropic/truthful", True)
+    ] * 3
+    assert not judge.assert_true(FALSE_CLAIM)
+    assert len(judge_server.requests) == 24  # 2 claims x 2 models x 3 samples x (claim, negation)
+    assert yes.usage["openai/truthful"].calls == 6
+    assert yes.usage["anthropic/truthful"].completion_tokens == 6 * 12
+
+
+def test_each_protocol_is_spoken_with_its_own_headers(
+    tmp_path: Path, judge_server: JudgeServer
+) -> None:
+    judge_for(
+        tmp_path, "openai/truthful", "anthropic/truthful", calls_per_model_per_claim=1
+    ).assert_true(TRUE_CLAIM)
+    by_path = {r["path"]: r for r in judge_server.requests}
+    openai, anthropic = by_path["/v1/chat/completions"], by_path["/v1/messages"]
+    assert openai["headers"]["authorization"] == "Bearer sk-test-openai-secret"
+    assert openai["body"]["model"] == "truthful"
+    assert anthropic["headers"]["x-api-key"] == "sk-ant-test-secret"
+    assert anthropic["headers"]["anthropic-version"] == "2023-06-01"
+    assert anthropic["body"]["max_tokens"] > 0
+
+
+def test_the_negation_is_asked_too_and_derived_by_the_documented_rule(
+    tmp_path: Path, judge_server: JudgeServer
+) -> None:
+    judge_for(tmp_path, "openai/truthful", calls_per_model_per_claim=1).assert_true(TRUE_CLAIM)
+    prompts = [r["body"]["messages"][0]["content"] for r in judge_server.requests]
+    assert any(negate(TRUE_CLAIM) in p for p in prompts)
+    judge_for(tmp_path, "openai/truthful", calls_per_model_per_claim=1).assert_true(
+        TRUE_CLAIM, "The reply ignores the customer"
+    )
+    assert (
+        "The reply ignores the customer"
+        in judge_server.requests[-1]["body"]["messages"][0]["content"]
+        + judge_server.requests[-2]["body"]["messages"][0]["content"]
+    )
+
+
+def test_a_tie_fails(tmp_path: Path, judge_server: JudgeServer) -> None:
+    verdict = judge_for(tmp_path, "openai/truthful", "openai/contrarian").assert_true(TRUE_CLAIM)
+    assert not verdict
+    assert verdict.score == 0.5
+
+
+def test_inconsistent_pairs_are_dropped_and_the_rest_decides(
+    tmp_path: Path, judge_server: JudgeServer
+) -> None:
+    verdict = judge_for(tmp_path, "openai/truthful", "openai/yes-man").assert_true(FALSE_CLAIM)
+    assert not verdict  # yes-man's pairs say yes to both and are dropped
+    assert [v.value for v in verdict.votes if v.model == "openai/yes-man"] == [None] * 3
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "openai/yes-man",
+        "openai/say:incorrect",
+        "openai/say:",
+        "openai/raw:true",
+        "anthropic/say:maybe",
+    ],
+)
+def test_when_every_answer_is_dropped_the_judge_abstains_with_an_error(
+    tmp_path: Path, judge_server: JudgeServer, model: str
+) -> None:
+    with pytest.raises(JudgeAbstainedError, match="the judge abstained"):
+        judge_for(tmp_path, model).assert_true(TRUE_CLAIM)
+
+
+def test_429_is_retried_after_its_retry_after(tmp_path: Path, judge_server: JudgeServer) -> None:
+    verdict = judge_for(
+        tmp_path, "openai/status:429:2", calls_per_model_per_claim=1, max_retries=3
+    ).assert_true(TRUE_CLAIM)
+    assert verdict
+    assert judge_server.seen["status:429:2"] == 4  # two 429s, then the two answers
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("openai/status:500:0", r"openai/status:500:0: HTTP 500 after 3 attempt\(s\)"),
+        ("anthropic/status:429:0", r"anthropic/status:429:0: HTTP 429 after 3 attempt\(s\)"),
+        ("openai/status:401:0", r"openai/status:401:0: HTTP 401 after 1 attempt\(s\)"),
+        ("openai/malformed", r"openai/malformed: malformed response body"),
+    ],
+)
+def test_a_call_that_keeps_failing_names_model_status_and_attempts(
+    tmp_path: Path, judge_server: JudgeServer, model: str, message: str
+) -> None:
+    judge = judge_for(tmp_path, model, calls_per_model_per_claim=1, max_retries=2)
+    with pytest.raises(JudgeCallError, match=message):
+        judge.assert_true(TRUE_CLAIM)
+
+
+def test_a_timeout_is_retried_then_reported(tmp_path: Path, judge_server: JudgeServer) -> None:
+    judge = judge_for(
+        tmp_path, "openai/slow:400", calls_per_model_per_claim=1, timeout=0.05, max_retries=1
+    )
+    with pytest.raises(JudgeCallError, match=r"openai/slow:400: timed out after 2 attempt\(s\)"):
+        judge.assert_true(TRUE_CLAIM)
+
+
+def test_calls_of_one_verdict_run_concurrently_within_the_bound(
+    tmp_path: Path, judge_server: JudgeServer
+) -> None:
+    judge_for(tmp_path, "openai/slow:100", "anthropic/slow:100", concurrency=5).assert_true(
+        TRUE_CLAIM
+    )
+    assert 2 <= judge_server.max_in_flight <= 5
+
+
+def test_the_cache_makes_a_second_verdict_free_and_replays_offline(
+    tmp_path: Path, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = judge_for(tmp_path, "openai/truthful", "anthropic/truthful").assert_true(TRUE_CLAIM)
+    calls = len(judge_server.requests)
+    again = judge_for(tmp_path, "openai/truthful", "anthropic/truthful").assert_true(TRUE_CLAIM)
+    assert len(judge_server.requests) == calls
+    assert again.usage["openai/truthful"].cache_hits == 6
+    assert again.usage["openai/truthful"].calls == 0
+    assert [v.value for v in again.votes] == [v.value for v in first.votes]
+    # Replay: no key, a base URL where nothing listens: the cache alone answers.
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    replayed = judge_for(
+        tmp_path, "openai/truthful", "anthropic/truthful", cache_mode="replay"
+    ).assert_true(TRUE_CLAIM)
+    assert replayed
+    with pytest.raises(
+        JudgeCacheMissError, match=r"no recorded answer from openai/truthful.*promises a refund"
+    ):
+        judge_for(tmp_path, "openai/truthful", cache_mode="replay").assert_true(FALSE_CLAIM)
+
+
+def test_refresh_asks_again_and_off_keeps_nothing(
+    tmp_path: Path, judge_server: JudgeServer
+) -> None:
+    judge_for(tmp_path, "openai/truthful").assert_true(TRUE_CLAIM)
+    judge_for(tmp_path, "openai/truthful", cache_mode="refresh").assert_true(TRUE_CLAIM)
+    assert len(judge_server.requests) == 12
+    off = tmp_path / "off"
+    Judge(
+        replace(JudgeConfig(), models=("openai/truthful",), cache_folder=off, cache_mode="off")
+    ).assert_true(TRUE_CLAIM)
+    assert not off.exists()
+
+
+def test_keys_never_reach_the_cache_or_an_error_message(
+    tmp_path: Path, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    judge_for(tmp_path, "openai/truthful", "anthropic/truthful").assert_true(TRUE_CLAIM)
+    for path in (tmp_path / "cache").rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "sk-test-openai-secret" not in text
+            assert "sk-ant-test-secret" not in text
+    with pytest.raises(JudgeCallError) as failed:
+        judge_for(tmp_path, "openai/status:401:0", max_retries=0).assert_true(FALSE_CLAIM)
+    assert "secret" not in str(failed.value)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    with pytest.raises(
+        JudgeCallError, match="no API key for the anthropic judge: set ANTHROPIC_API_KEY"
+    ):
+        judge_for(tmp_path, "anthropic/other").assert_true(FALSE_CLAIM)
+
+
+def test_an_env_file_fills_only_unset_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text('# keys\nexport OPENAI_API_KEY="from-file"\nTRAINLOOP_X=1\n')
+    monkeypatch.setenv("OPENAI_API_KEY", "from-env")
+    monkeypatch.delenv("TRAINLOOP_X", raising=False)
+    load_env_file(env)
+    import os
+
+    assert os.environ["OPENAI_API_KEY"] == "from-env"
+    assert os.environ["TRAINLOOP_X"] == "1"
+    monkeypatch.delenv("TRAINLOOP_X")
+
+
+def test_the_async_twin_works_inside_a_running_loop_and_the_sync_one_says_why_not(
+    tmp_path: Path, judge_server: JudgeServer
+) -> None:
+    judge = judge_for(tmp_path, "openai/truthful")
+
+    async def inside() -> bool:
+        with pytest.raises(RuntimeError, match=r"use `await judge\.assert_true_async"):
+            judge.assert_true(TRUE_CLAIM)
+        both = await asyncio.gather(
+            judge.assert_true_async(TRUE_CLAIM), judge.assert_true_async(FALSE_CLAIM)
+        )
+        return bool(both[0]) and not both[1]
+
+    assert asyncio.run(inside())
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"models": ["gpt-4o"]}, "must be 'openai/<model>' or 'anthropic/<model>'"),
+        ({"calls_per_model_per_claim": 0}, "calls_per_model_per_claim must be a whole number >= 1"),
+        ({"temperature": 3}, r"temperature must be a number in \[0.0, 2.0\]"),
+        ({"template": "no placeholder"}, "must be a string containing {claim}"),
+        ({"cache": "sometimes"}, "cache must be one of use, refresh, off, replay"),
+        ({"colour": "red"}, "unknown judge setting"),
+    ],
+)
+def test_bad_judge_settings_name_what_is_allowed(mapping: dict[str, object], message: str) -> None:
+    with pytest.raises(JudgeConfigError, match=message):
+        JudgeConfig.from_mapping(mapping, Path("."), Path("data"))

@@ -1,0 +1,146 @@
+"""The judge inside a --trainloop run: the fixture, usage in the results, cache and replay."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.conftest import Project, documented_event
+from tests.judge_server import JudgeServer
+
+CONFIG = """
+trainloop:
+  judge:
+    models: [openai/truthful, anthropic/truthful]
+    calls_per_model_per_claim: 1
+    backoff: 0.01
+    max_retries: 1
+"""
+
+METRICS = """
+import pytest
+from pytest_trainloop import judge
+
+@pytest.mark.trainloop_suite("support", tags=["t"])
+def is_polite(event, trainloop_judge):
+    mark = "[true]" if "Hello" in event.response else ""
+    return trainloop_judge.assert_true(f"The reply {event.id} is polite {mark}")
+
+@pytest.mark.trainloop_suite("support", tags=["t"])
+def module_level_judge(event):
+    return judge.assert_true(f"The reply {event.id} is short [true]")
+"""
+
+
+@pytest.fixture
+def judged(project: Project, judge_server: JudgeServer) -> Project:
+    project.events(
+        [
+            documented_event(f"e{i}", tags=["t"], content="Hello" if i % 2 else "Bye")
+            for i in range(6)
+        ]
+    )
+    (project.path / "trainloop.config.yaml").write_text(CONFIG)
+    project.metrics(METRICS)
+    return project
+
+
+def test_judge_usage_is_reported_per_metric_suite_and_run(
+    judged: Project, judge_server: JudgeServer
+) -> None:
+    result = judged.run("--trainloop")
+    result.assert_outcomes(passed=9, failed=3)
+    results = judged.results()
+    polite = results["suites"]["support"]["metrics"]["is_polite"]
+    assert (polite["passed"], polite["failed"]) == (3, 3)
+    assert polite["judge_usage"]["openai/truthful"]["calls"] == 12  # 6 events x (claim, negation)
+    assert polite["judge_usage"]["anthropic/truthful"]["prompt_tokens"] > 0
+    short = results["suites"]["support"]["metrics"]["module_level_judge"]
+    assert short["judge_usage"]["openai/truthful"]["calls"] == 12
+    assert results["judge_usage"]["openai/truthful"]["calls"] == 24
+    assert results["suites"]["support"]["judge_usage"] == results["judge_usage"]
+    assert polite["details"][0]["judge_votes"] == [
+        ["openai/truthful", 0, False, True],
+        ["anthropic/truthful", 0, False, True],
+    ]
+    result.stdout.fnmatch_lines(
+        ["judge: 48 calls, 0 cache hits, * completion tokens (anthropic/truthful, openai/truthful)"]
+    )
+    assert len(judge_server.requests) == 48
+
+
+def test_a_second_run_makes_no_call_and_replay_needs_no_network(
+    judged: Project, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    judged.run("--trainloop")
+    first = judged.results()["suites"]
+    calls = len(judge_server.requests)
+    result = judged.run("--trainloop")
+    assert len(judge_server.requests) == calls
+    result.stdout.fnmatch_lines(["judge: 0 calls, 48 cache hits, *"])
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    (judged.path / "trainloop.config.yaml").write_text(
+        CONFIG.replace("max_retries: 1", "cache: replay")
+    )
+    judged.run("--trainloop").assert_outcomes(passed=9, failed=3)
+    assert len(judge_server.requests) == calls
+    replayed = judged.results()["suites"]
+    for suite in (first, replayed):
+        for metric in suite["support"]["metrics"].values():
+            metric.pop("judge_usage")
+    replayed["support"].pop("judge_usage")
+    first["support"].pop("judge_usage")
+    assert replayed == first
+
+
+def test_a_failing_judge_call_is_an_error_naming_model_status_and_attempts(
+    judged: Project,
+) -> None:
+    result = judged.run(
+        "--trainloop", "--trainloop-judge-models", "openai/status:500:0", "-k", "is_polite"
+    )
+    result.assert_outcomes(failed=6, deselected=6)
+    result.stdout.fnmatch_lines(
+        ["*JudgeCallError: openai/status:500:0: HTTP 500 after 2 attempt(s)"]
+    )
+    metric = judged.results()["suites"]["support"]["metrics"]["is_polite"]
+    assert metric["errors"] == 6
+    assert metric["judge_usage"] == {}
+
+
+def test_an_abstaining_judge_makes_the_case_an_error(judged: Project) -> None:
+    judged.run("--trainloop", "--trainloop-judge-models", "openai/yes-man", "-k", "is_polite")
+    metric = judged.results()["suites"]["support"]["metrics"]["is_polite"]
+    assert metric["errors"] == 6
+    assert "the judge abstained" in metric["details"][0]["reason"]
+
+
+def test_four_workers_fill_one_cache_without_losing_or_corrupting_an_answer(
+    project: Project, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.events([documented_event(f"e{i}", tags=["t"]) for i in range(40)])
+    (project.path / "trainloop.config.yaml").write_text(CONFIG)
+    project.metrics(
+        METRICS.split(
+            '@pytest.mark.trainloop_suite("support", tags=["t"])\ndef module_level_judge'
+        )[0]
+    )
+    project.run("--trainloop", "-n4").assert_outcomes(passed=40)
+    files = [p for p in (project.data / "judge_cache").rglob("*") if p.is_file()]
+    assert len(files) == 40 * 2 * 2  # events x models x (claim, negation)
+    assert all(orjson.loads(p.read_bytes())["answer"] for p in files)
+    assert not [p for p in files if p.name.startswith(".tmp")]
+    calls = len(judge_server.requests)
+    assert calls == 160
+    result = project.run("--trainloop", "-n4", "--trainloop-judge-cache", "replay")
+    result.assert_outcomes(passed=40)
+    assert len(judge_server.requests) == calls
+
+
+def test_bad_judge_settings_are_a_usage_error(judged: Project) -> None:
+    result = judged.run("--trainloop", "--trainloop-judge-cache", "sometimes", "-k", "is_polite")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*judge cache must be one of use, refresh, off, replay*"])
