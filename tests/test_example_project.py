@@ -36,7 +36,10 @@ def test_the_readme_opens_with_the_install_and_test_commands() -> None:
 def test_the_example_evaluation_ends_green_and_prints_the_readme_output(tmp_path: Path) -> None:
     # The evaluation half of the first command (the package is installed already), in a
     # fresh process, writing its results to a temporary place rather than into the checkout.
-    env = {**os.environ, "COLUMNS": "80"}
+    # No key and nowhere to connect: the judge metric must replay its committed answers.
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(COLUMNS="80", OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+               ANTHROPIC_BASE_URL="http://127.0.0.1:9")
     results = tmp_path / "run.json"
     done = subprocess.run(
         [
@@ -59,7 +62,8 @@ def test_the_example_evaluation_ends_green_and_prints_the_readme_output(tmp_path
     lines = done.stdout.splitlines()
     start = lines.index(readme_output()[0])
     assert lines[start : start + len(readme_output())] == readme_output()
-    assert re.search(r"942 passed, 61 xfailed, 1 warning", done.stdout)
+    assert re.search(r"1001 passed, 72 xfailed, 1 warning", done.stdout)
+    assert "judge: 0 calls, 280 cache hits" in done.stdout
     data = orjson.loads(results.read_bytes())
     assert data["gates_held"] is True
     assert data["bad_lines"]["count"] == 3

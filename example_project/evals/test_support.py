@@ -29,3 +29,11 @@ def apologises_to_unhappy_customers(event):
 @pytest.mark.trainloop_suite("support", tags=["support"])
 def never_promises_refunds(event):
     return "refund" not in event.response.lower()
+
+
+@pytest.mark.trainloop_suite("support", tags=["complaint"], min_score=0.7)
+def judge_finds_the_reply_empathetic(event, trainloop_judge):
+    return trainloop_judge.assert_true(
+        "This customer-support reply acknowledges the customer's frustration.\n"
+        f"Customer: {event.prompt}\nReply: {event.response}"
+    )
