@@ -36,7 +36,10 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         prompt = body["messages"][-1]["content"]
         verdict = "true" if judgement(prompt) else "false"
-        text = f"<reasoning>Looked for an apology in the reply.</reasoning>\n<result>{verdict}</result>"
+        text = (
+            "<reasoning>Looked for an apology in the reply.</reasoning>\n"
+            f"<result>{verdict}</result>"
+        )
         tokens = {"prompt": len(prompt) // 4, "completion": len(text) // 4}
         if self.path.endswith("/v1/messages"):
             payload = {"content": [{"type": "text", "text": text}],
