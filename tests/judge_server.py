@@ -33,6 +33,7 @@ def truth(prompt: str) -> bool:
 
 class JudgeServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops concurrent connects (1 s SYN retries)
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

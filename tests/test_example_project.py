@@ -38,8 +38,11 @@ def test_the_example_evaluation_ends_green_and_prints_the_readme_output(tmp_path
     # fresh process, writing its results to a temporary place rather than into the checkout.
     # No key and nowhere to connect: the judge metric must replay its committed answers.
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(COLUMNS="80", OPENAI_BASE_URL="http://127.0.0.1:9/v1",
-               ANTHROPIC_BASE_URL="http://127.0.0.1:9")
+    env.update(
+        COLUMNS="80",
+        OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+        ANTHROPIC_BASE_URL="http://127.0.0.1:9",
+    )
     results = tmp_path / "run.json"
     done = subprocess.run(
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,7 +53,20 @@ def test_only_an_exact_result_element_is_read(reply: str, expected: bool | None)
 def judge_for(tmp_path: Path, *models: str, **changes: object) -> Judge:
     options: dict[str, object] = {"calls_per_model_per_claim": 3, "backoff": 0.01, **changes}
     config = replace(JudgeConfig(), models=models, cache_folder=tmp_path / "cache", **options)  # type: ignore[arg-type]
-    return Judge(config)
+    judge = Judge(config)
+    _made.append(judge)
+    return judge
+
+
+_made: list[Judge] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_judges() -> Iterator[None]:
+    """Each judge runs an engine thread with an HTTP client: stop them after each test."""
+    yield
+    while _made:
+        _made.pop().close()
 
 
 def test_a_truthful_panel_passes_a_true_claim_and_fails_a_false_one(
@@ -259,6 +273,13 @@ def test_the_async_twin_works_inside_a_running_loop_and_the_sync_one_says_why_no
         return bool(both[0]) and not both[1]
 
     assert asyncio.run(inside())
+
+
+def test_a_bare_yaml_off_turns_the_cache_off(tmp_path: Path) -> None:
+    import yaml
+
+    mapping = yaml.safe_load("cache: off")
+    assert JudgeConfig.from_mapping(mapping, tmp_path, tmp_path).cache_mode == "off"
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,24 +198,27 @@ CASE_KEY = pytest.StashKey[_Case]()
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 RETURNED_KEY = pytest.StashKey[object]()
 JUDGE_KEY = pytest.StashKey[Any]()  # the case's trainloop_judge, when it asked for one
-JUDGE_CONFIG_KEY = pytest.StashKey[Any]()
 VOTES_KEY = pytest.StashKey[list[list[object]]]()
 USAGE_KEY = pytest.StashKey[Any]()
 
 
-@pytest.fixture
-def trainloop_judge(request: pytest.FixtureRequest) -> Any:
-    """A judge configured from trainloop.config.yaml and --trainloop-judge-*; its calls, cache
-    hits and tokens are reported for the case's metric and suite."""
+@pytest.fixture(scope="session")
+def _trainloop_judge_origin(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """The run's judge: its engine (event loop, HTTP client, bound on calls) serves every case."""
     from pytest_trainloop.judge import Judge
 
-    config = request.config
-    judge_config = config.stash.get(JUDGE_CONFIG_KEY, None)
-    if judge_config is None:
-        run = config.stash.get(RUN_KEY, None)
-        run_settings = run.settings if run is not None else Settings.resolve(config)
-        judge_config = config.stash[JUDGE_CONFIG_KEY] = run_settings.judge_config()
-    judge = Judge(judge_config)
+    run = pytestconfig.stash.get(RUN_KEY, None)
+    run_settings = run.settings if run is not None else Settings.resolve(pytestconfig)
+    origin = Judge(run_settings.judge_config())
+    yield origin
+    origin.close()
+
+
+@pytest.fixture
+def trainloop_judge(request: pytest.FixtureRequest, _trainloop_judge_origin: Any) -> Any:
+    """A judge configured from trainloop.config.yaml and --trainloop-judge-*; its calls, cache
+    hits and tokens are reported for the case's metric and suite."""
+    judge = _trainloop_judge_origin.share()
     request.node.stash[JUDGE_KEY] = judge
     return judge
 

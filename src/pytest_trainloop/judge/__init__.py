@@ -14,8 +14,9 @@ and its usage is reported per metric and suite.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
-import weakref
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,8 @@ class JudgeConfig:
                 raise JudgeConfigError("judge template must be a string containing {claim}")
             changes["template"] = template
         mode = mapping.get("cache")
+        if isinstance(mode, bool):  # YAML reads a bare `off` as false (and `on` as true)
+            mode = "use" if mode else "off"
         if mode is not None:
             if mode not in MODES:
                 raise JudgeConfigError(
@@ -186,18 +189,70 @@ def load_env_file(path: Path) -> None:
         os.environ.setdefault(name, value)
 
 
-class Judge:
-    """A configured judge. Thread it through a run to share its cache and its usage tally."""
+class _Engine:
+    """An event loop on a daemon thread with one HTTP client and one bound on calls in flight.
 
-    def __init__(self, config: JudgeConfig | None = None) -> None:
+    Every judge call of a process can go through one engine: connections and TLS set-up are
+    reused across verdicts (a new client costs ~20-40 ms), the `concurrency` bound holds for the
+    whole process, and sync callers need no event loop of their own.
+    """
+
+    def __init__(self, config: JudgeConfig) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, daemon=True, name="trainloop-judge"
+        )
+        self._thread.start()
+        self.client: Any = None
+        self.semaphore: asyncio.Semaphore | None = None
+        if config.cache_mode != "replay":  # replay never touches the network
+            self.submit(self._open(config)).result()
+
+    async def _open(self, config: JudgeConfig) -> None:
+        import httpx
+
+        self.client = httpx.AsyncClient(
+            timeout=config.timeout, limits=httpx.Limits(max_connections=config.concurrency)
+        )
+        self.semaphore = asyncio.Semaphore(config.concurrency)
+
+    def submit(self, coroutine: Any) -> concurrent.futures.Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.submit(self.client.aclose()).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+class Judge:
+    """A configured judge; judges made with `share()` share its engine and cache."""
+
+    def __init__(self, config: JudgeConfig | None = None, engine: _Engine | None = None) -> None:
         self.config = config or JudgeConfig()
         if self.config.env_path is not None:
             load_env_file(self.config.env_path)
         self.cache = JudgeCache(self.config.cache_folder, self.config.cache_mode)
         self.usage: dict[str, ModelUsage] = {}
-        # One bound on calls in flight per event loop (a semaphore belongs to one loop).
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
-        self._semaphores = weakref.WeakKeyDictionary()
+        self._engine = engine
+        self._owns_engine = engine is None
+
+    def share(self) -> Judge:
+        """A judge with the same settings, engine and cache, and a usage tally of its own."""
+        return Judge(self.config, self._get_engine())
+
+    def _get_engine(self) -> _Engine:
+        if self._engine is None:
+            self._engine = _Engine(self.config)
+        return self._engine
+
+    def close(self) -> None:
+        """Stop the engine this judge started (judges from `share()` leave it to their origin)."""
+        if self._owns_engine and self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     def assert_true(
         self,
@@ -219,11 +274,8 @@ class Judge:
                 "judge.assert_true() was called inside a running event loop: "
                 "use `await judge.assert_true_async(...)` there"
             )
-        return asyncio.run(
-            self.assert_true_async(
-                claim, negation, models=models, k=k, temperature=temperature, template=template
-            )
-        )
+        verdict = self._verdict(claim, negation, models, k, temperature, template)
+        return self._get_engine().submit(verdict).result()  # type: ignore[no-any-return]
 
     async def assert_true_async(
         self,
@@ -235,6 +287,20 @@ class Judge:
         temperature: float | None = None,
         template: str | None = None,
     ) -> JudgeVerdict:
+        """The panel's verdict on `claim`, awaitable from any running event loop."""
+        verdict = self._verdict(claim, negation, models, k, temperature, template)
+        return await asyncio.wrap_future(self._get_engine().submit(verdict))
+
+    async def _verdict(
+        self,
+        claim: str,
+        negation: str | None,
+        models: list[str] | None,
+        k: int | None,
+        temperature: float | None,
+        template: str | None,
+    ) -> JudgeVerdict:
+        """Runs on the engine's loop: ask every model k times about claim and negation, vote."""
         config = self.config
         panel = [Model.parse(m) for m in (models or config.models)]
         samples = k if k is not None else config.calls_per_model_per_claim
@@ -244,22 +310,13 @@ class Judge:
             render(template or config.template, negation or negate(claim)),
         )
         usage: dict[str, ModelUsage] = {}
-        client = None
-        if config.cache_mode != "replay":  # replay never touches the network
-            import httpx
-
-            client = httpx.AsyncClient(timeout=config.timeout)
-        try:
-            jobs = [
-                self._answer(client, model, prompt, temp, i, claim, usage)
-                for model in panel
-                for i in range(samples)
-                for prompt in prompts
-            ]
-            answers = await asyncio.gather(*jobs, return_exceptions=True)
-        finally:
-            if client is not None:
-                await client.aclose()
+        jobs = [
+            self._answer(model, prompt, temp, i, claim, usage)
+            for model in panel
+            for i in range(samples)
+            for prompt in prompts
+        ]
+        answers = await asyncio.gather(*jobs, return_exceptions=True)
         add_usage(self.usage, usage)
         for answer in answers:
             if isinstance(answer, BaseException):
@@ -282,7 +339,6 @@ class Judge:
 
     async def _answer(
         self,
-        client: Any,
         model: Model,
         prompt: str,
         temperature: float,
@@ -296,18 +352,15 @@ class Judge:
         if cached is not None:
             add_usage(usage, {name: ModelUsage(cache_hits=1)})
             return str(cached["answer"])
-        if client is None:
+        engine = self._get_engine()
+        if engine.client is None or engine.semaphore is None:
             raise JudgeCacheMissError(
                 f"replay mode: no recorded answer from {name} (sample {sample}) for the claim "
                 f"{claim[:120]!r}; record it once with the cache in 'use' mode"
             )
-        loop = asyncio.get_running_loop()
-        semaphore = self._semaphores.get(loop)
-        if semaphore is None:
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.config.concurrency)
-        async with semaphore:
+        async with engine.semaphore:
             reply = await ask(
-                client,
+                engine.client,
                 model,
                 prompt,
                 temperature,
@@ -345,11 +398,19 @@ def from_config_file(folder: Path | None = None) -> Judge:
 
 def assert_true(claim: str, negation: str | None = None, **options: Any) -> JudgeVerdict:
     """`Judge.assert_true` with a judge configured from trainloop.config.yaml here."""
-    return from_config_file().assert_true(claim, negation, **options)
+    one_off = from_config_file()
+    try:
+        return one_off.assert_true(claim, negation, **options)
+    finally:
+        one_off.close()
 
 
 async def assert_true_async(
     claim: str, negation: str | None = None, **options: Any
 ) -> JudgeVerdict:
     """`Judge.assert_true_async` with a judge configured from trainloop.config.yaml here."""
-    return await from_config_file().assert_true_async(claim, negation, **options)
+    one_off = from_config_file()
+    try:
+        return await one_off.assert_true_async(claim, negation, **options)
+    finally:
+        one_off.close()
