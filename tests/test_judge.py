@@ -296,3 +296,14 @@ def test_a_bare_yaml_off_turns_the_cache_off(tmp_path: Path) -> None:
 def test_bad_judge_settings_name_what_is_allowed(mapping: dict[str, object], message: str) -> None:
     with pytest.raises(JudgeConfigError, match=message):
         JudgeConfig.from_mapping(mapping, Path("."), Path("data"))
+
+
+def test_httpx_is_imported_only_when_a_judge_calls_out() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, pytest_trainloop.plugin, pytest_trainloop.judge; print('httpx' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
