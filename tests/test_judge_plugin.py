@@ -111,6 +111,34 @@ def test_a_failing_judge_call_is_an_error_naming_model_status_and_attempts(
     assert metric["judge_usage"] == {}
 
 
+def test_a_failing_judge_shows_no_key_even_with_showlocals(judged: Project) -> None:
+    result = judged.run(
+        "--trainloop",
+        "--trainloop-judge-models",
+        "openai/status:500:0",
+        "-k",
+        "is_polite",
+        "-l",
+        "--tb=long",
+    )
+    output = result.stdout.str()
+    assert "JudgeCallError" in output
+    assert "sk-test-openai-secret" not in output
+
+
+def test_a_damaged_cache_entry_is_asked_again_and_a_leftover_temp_file_ignored(
+    judged: Project, judge_server: JudgeServer
+) -> None:
+    judged.run("--trainloop", "-k", "is_polite")
+    calls = len(judge_server.requests)
+    entry = next(p for p in (judged.data / "judge_cache").rglob("*.json"))
+    entry.write_text('{"answer": "<result>tr')  # as if killed mid-write without our rename
+    (entry.parent / ".tmp-leftover").write_text("{")
+    judged.run("--trainloop", "-k", "is_polite").assert_outcomes(passed=3, failed=3, deselected=6)
+    assert len(judge_server.requests) == calls + 1
+    assert orjson.loads(entry.read_bytes())["answer"]
+
+
 def test_an_abstaining_judge_makes_the_case_an_error(judged: Project) -> None:
     judged.run("--trainloop", "--trainloop-judge-models", "openai/yes-man", "-k", "is_polite")
     metric = judged.results()["suites"]["support"]["metrics"]["is_polite"]

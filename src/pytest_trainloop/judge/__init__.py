@@ -265,6 +265,7 @@ class Judge:
         template: str | None = None,
     ) -> JudgeVerdict:
         """The panel's verdict on `claim`; see `assert_true_async` inside an event loop."""
+        __tracebackhide__ = True  # a failed verdict's traceback ends in the user's metric
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -288,6 +289,7 @@ class Judge:
         template: str | None = None,
     ) -> JudgeVerdict:
         """The panel's verdict on `claim`, awaitable from any running event loop."""
+        __tracebackhide__ = True
         verdict = self._verdict(claim, negation, models, k, temperature, template)
         return await asyncio.wrap_future(self._get_engine().submit(verdict))
 
@@ -301,6 +303,7 @@ class Judge:
         template: str | None,
     ) -> JudgeVerdict:
         """Runs on the engine's loop: ask every model k times about claim and negation, vote."""
+        __tracebackhide__ = True
         config = self.config
         panel = [Model.parse(m) for m in (models or config.models)]
         samples = k if k is not None else config.calls_per_model_per_claim
@@ -346,6 +349,7 @@ class Judge:
         claim: str,
         usage: dict[str, ModelUsage],
     ) -> str:
+        __tracebackhide__ = True
         name = str(model)
         key = JudgeCache.key(name, prompt, temperature, sample)
         cached = self.cache.get(key)

@@ -119,6 +119,8 @@ async def ask(
     backoff: float = 0.5,
 ) -> Reply:
     """One answer from `model`, retrying 429, 5xx, timeouts and connection errors."""
+    # Hidden from pytest's tracebacks: this frame holds the API key (think `pytest -l`).
+    __tracebackhide__ = True
     import httpx
 
     endpoint, headers, body = _request(model, prompt, temperature, url)
