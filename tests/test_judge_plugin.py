@@ -172,3 +172,14 @@ def test_bad_judge_settings_are_a_usage_error(judged: Project) -> None:
     result = judged.run("--trainloop", "--trainloop-judge-cache", "sometimes", "-k", "is_polite")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*judge cache must be one of use, refresh, off, replay*"])
+
+
+def test_batch_mode_reports_the_same_verdicts_votes_and_judge_usage(judged: Project) -> None:
+    # In the file, not on the command line: the module-level judge reads only the file.
+    (judged.path / "trainloop.config.yaml").write_text(CONFIG + '    cache: "off"\n')
+    judged.run("--trainloop")
+    per_case = judged.results()
+    judged.run("--trainloop", "--trainloop-batch", "--trainloop-batch-size", "4")
+    batch = judged.results()
+    assert batch["suites"] == per_case["suites"]
+    assert batch["judge_usage"] == per_case["judge_usage"]

@@ -47,6 +47,13 @@ class _Case:
     event: Event  # not parsed until the case runs: collection stays cheap
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """The `event` parameter of a batch-mode test: the chunk of events it evaluates."""
+
+    events: tuple[Event, ...]
+
+
 @dataclass
 class _Run:
     """Per-process state and hooks of a --trainloop run (every xdist worker, or a plain run)."""
@@ -131,14 +138,21 @@ class _Run:
                 deselected.append(item)
                 continue
             kept.append(item)
-            event = item.callspec.params.get(EVENT_ARG)
-            assert event is None or isinstance(event, Event)
+            param = item.callspec.params.get(EVENT_ARG)
             identity: dict[str, object] = {"suite": spec.suite, "metric": spec.metric}
-            if event is None:  # the one skipped case of a suite with no matching event
+            if param is None:  # the one skipped case of a suite with no matching event
                 identity["empty"] = item.get_closest_marker("skip").kwargs["reason"]  # type: ignore[union-attr]
             else:
-                identity.update(event=event.id, threshold=spec.threshold, min_score=spec.min_score)
-                item.stash[CASE_KEY] = _Case(spec, argnames, event)
+                identity.update(threshold=spec.threshold, min_score=spec.min_score)
+                if isinstance(param, _Batch):
+                    identity["batch_size"] = len(param.events)
+                    item.stash[BATCH_KEY] = param
+                    first = param.events[0]
+                else:
+                    assert isinstance(param, Event)
+                    identity["event"] = param.id
+                    first = param
+                item.stash[CASE_KEY] = _Case(spec, argnames, first)
                 if inspect.iscoroutinefunction(item.obj):
                     item.obj = _keep_returned_value(item, item.obj)
             item.user_properties.extend(to_properties(identity))
@@ -151,24 +165,20 @@ class _Run:
         case = pyfuncitem.stash.get(CASE_KEY, None)
         if case is None:
             return None
-        funcargs = pyfuncitem.funcargs
+        batch = pyfuncitem.stash.get(BATCH_KEY, None)
+        if batch is not None:
+            _run_batch(pyfuncitem, case, batch)
+            return True
         try:
-            value = pyfuncitem.obj(**{name: funcargs[name] for name in case.argnames})
-            if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
-                import asyncio  # only then: asyncio costs ~13 ms to import
-
-                asyncio.run(value)
-            value = pyfuncitem.stash.get(RETURNED_KEY, value)
+            value = _call_metric(pyfuncitem, case, case.event)
         except AssertionError as exc:
             # A failed assert is the metric's "no", with the assertion's message as the reason.
             pyfuncitem.stash[OUTCOME_KEY] = Outcome("failed", str(exc) or "assertion failed")
         else:
             pyfuncitem.stash[OUTCOME_KEY] = outcome_of(value, case.spec.threshold)
-            votes = getattr(value, "votes", None)  # a judge's verdict
+            votes = _votes(value)
             if votes:
-                pyfuncitem.stash[VOTES_KEY] = [
-                    [v.model, v.index, v.claim_answer, v.negation_answer] for v in votes
-                ]
+                pyfuncitem.stash[VOTES_KEY] = votes
                 if JUDGE_KEY not in pyfuncitem.stash:  # asked through judge.assert_true
                     pyfuncitem.stash[USAGE_KEY] = getattr(value, "usage", None)
         return True  # the return value is ours: pytest must not warn that a test returned one
@@ -182,7 +192,10 @@ class _Run:
         case = item.stash.get(CASE_KEY, None)
         suite = case.spec.suite if case is not None else ""
         props = _announcements(run, suite) if case is not None else {}
-        if case is not None and call.when == "call" and not report.skipped:
+        batch = item.stash.get(BATCH_KEY, None)
+        if batch is not None and call.when == "call" and not report.skipped and case is not None:
+            props.update(_batch_into_report(item, call, report, case, run))
+        elif case is not None and call.when == "call" and not report.skipped:
             verdict = _verdict_into_report(item, call, report, case, run)
             case.event._drop_parsed()  # keeps a run's memory near that of its unparsed lines
             # On the item too: JUnit XML takes a case's properties from its teardown report.
@@ -195,6 +208,8 @@ class _Run:
 
 RUN_KEY = pytest.StashKey[_Run]()
 CASE_KEY = pytest.StashKey[_Case]()
+BATCH_KEY = pytest.StashKey[_Batch]()
+BATCH_RESULTS_KEY = pytest.StashKey[list[list[object]]]()
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 RETURNED_KEY = pytest.StashKey[object]()
 JUDGE_KEY = pytest.StashKey[Any]()  # the case's trainloop_judge, when it asked for one
@@ -297,7 +312,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             EVENT_ARG, [pytest.param(None, id="no-events", marks=pytest.mark.skip(reason=reason))]
         )
         return
-    metafunc.parametrize(EVENT_ARG, chosen.events, ids=[e.id for e in chosen.events])
+    size = run.settings.batch_size
+    if size is None:
+        metafunc.parametrize(EVENT_ARG, chosen.events, ids=[e.id for e in chosen.events])
+        return
+    chunks = [tuple(chosen.events[i : i + size]) for i in range(0, len(chosen.events), size)]
+    metafunc.parametrize(
+        EVENT_ARG,
+        [_Batch(chunk) for chunk in chunks],
+        ids=[f"batch-{n}-of-{len(chunks)}" for n in range(1, len(chunks) + 1)],
+    )
 
 
 def _argnames(function: Any) -> tuple[str, ...]:
@@ -388,6 +412,106 @@ def _verdict_into_report(
         report.outcome = "failed"
         report.longrepr = f"{label} error: {outcome.reason}"
     return verdict
+
+
+def _call_metric(item: pytest.Function, case: _Case, event: Event) -> object:
+    """Call the metric on one event with its fixtures; what it returns (exceptions propagate)."""
+    funcargs = {name: item.funcargs[name] for name in case.argnames}
+    funcargs[EVENT_ARG] = event
+    value = item.obj(**funcargs)
+    if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
+        import asyncio  # only then: asyncio costs ~13 ms to import
+
+        asyncio.run(value)
+    if RETURNED_KEY in item.stash:  # an async metric's verdict, kept by `_keep_returned_value`
+        value = item.stash[RETURNED_KEY]
+        del item.stash[RETURNED_KEY]
+    return value
+
+
+def _votes(value: object) -> list[list[object]] | None:
+    votes = getattr(value, "votes", None)  # a judge's verdict carries its votes
+    if not votes:
+        return None
+    return [[v.model, v.index, v.claim_answer, v.negation_answer] for v in votes]
+
+
+def _run_batch(item: pytest.Function, case: _Case, batch: _Batch) -> None:
+    """Batch mode: the metric on every event of the chunk, each outcome kept as a case would."""
+    results: list[list[object]] = []
+    for event in batch.events:
+        votes = None
+        try:
+            value = _call_metric(item, case, event)
+        except AssertionError as exc:
+            outcome = Outcome("failed", str(exc) or "assertion failed")
+        except pytest.skip.Exception:
+            continue  # skipped, as a skipped case, is not counted
+        except Exception as exc:  # an error of this event only; the others still run
+            outcome = Outcome("error", f"{type(exc).__name__}: {exc}")
+        else:
+            outcome = outcome_of(value, case.spec.threshold)
+            votes = _votes(value)
+            if votes and JUDGE_KEY not in item.stash:
+                usage = getattr(value, "usage", None) or {}
+                _add_usage(item, usage)
+        results.append(
+            [
+                event.id,
+                outcome.kind,
+                outcome.reason,
+                outcome.score,
+                event.prompt[:_SNIPPET],
+                event.response[:_SNIPPET],
+                votes,
+            ]
+        )
+        event._drop_parsed()
+    item.stash[BATCH_RESULTS_KEY] = results
+
+
+def _add_usage(item: pytest.Item, usage: dict[str, Any]) -> None:
+    total = item.stash.setdefault(USAGE_KEY, {})
+    for model, counts in usage.items():
+        total[model] = total[model] + counts if model in total else counts
+
+
+def _batch_into_report(
+    item: pytest.Item,
+    call: pytest.CallInfo[None],
+    report: pytest.TestReport,
+    case: _Case,
+    run: _Run,
+) -> dict[str, object]:
+    """A batch test's report: every event's outcome, and one pytest outcome for the chunk."""
+    results = item.stash.get(BATCH_RESULTS_KEY, [])
+    props: dict[str, object] = {"batch_results": results}
+    judge = item.stash.get(JUDGE_KEY, None)
+    usage = judge.usage if judge is not None else item.stash.get(USAGE_KEY, None)
+    if usage:
+        props["judge_usage"] = {model: u.as_dict() for model, u in usage.items()}
+    if report.failed:  # the batch itself broke (a fixture, the loop): pytest's report stands
+        return props
+    failed = [r for r in results if r[1] == "failed"]
+    errors = [r for r in results if r[1] == "error"]
+    gate = _tolerating_gate(case.spec, run)
+    label = f"{case.spec.suite}/{case.spec.metric}"
+    if errors or (failed and gate is None):
+        shown = [f"  [{r[0]}] {r[1]}: {r[2]}" for r in (errors + failed)[:20]]
+        more = len(errors) + len(failed) - len(shown)
+        report.outcome = "failed"
+        report.longrepr = "\n".join(
+            [
+                f"{label}: {len(failed)} failed and {len(errors)} errors of {len(results)} events",
+                *shown,
+                *([f"  ... and {more} more"] if more > 0 else []),
+            ]
+        )
+    elif failed:
+        report.outcome = "skipped"
+        report.wasxfail = f"tolerated by {gate}: {len(failed)} of {len(results)} events failed"
+        report.longrepr = None
+    return props
 
 
 def _tolerating_gate(spec: MetricSpec, run: _Run) -> str | None:

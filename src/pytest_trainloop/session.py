@@ -14,7 +14,7 @@ import pytest
 from pytest_trainloop import results
 from pytest_trainloop.outcomes import from_properties
 from pytest_trainloop.settings import Settings
-from pytest_trainloop.summary import Case, Tally
+from pytest_trainloop.summary import Case, Tally, merge_usage
 
 _REASONS_SHOWN = 3
 
@@ -35,8 +35,9 @@ class TrainloopSession:
         self.bad_lines: list[str] = []
         self.seen_any = False
         self.results_path: Path | None = None
-        # nodeid -> (suite, metric, event id) of cases whose setup reported, to name a crash
-        self._started: dict[str, tuple[str, str, str]] = {}
+        # nodeid -> (suite, metric, event id, events) of cases whose setup reported, so that a
+        # crash can be attributed (a batch-mode test holds `events` events, ids unknown here)
+        self._started: dict[str, tuple[str, str, str, int]] = {}
         self._counted: set[str] = set()
 
     # --- folding ------------------------------------------------------------------------------
@@ -59,6 +60,13 @@ class TrainloopSession:
         self._counted.add(nodeid)
         self.tally.add(case)
 
+    def _count_errors(self, nodeid: str, case: Case, events: int) -> None:
+        """A test that broke before its verdicts: one error per event it held."""
+        if events == 1:
+            self._count(nodeid, case)
+        for n in range(events if events > 1 else 0):
+            self._count(f"{nodeid}#{n}", case)
+
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = from_properties(report.user_properties)
@@ -70,6 +78,7 @@ class TrainloopSession:
         self._announcements(props)
         suite, metric = str(props["suite"]), str(props["metric"])
         event_id = str(props.get("event", ""))
+        events = _int(props.get("batch_size")) or 1
         tally = self.tally.metric(suite, metric) if "empty" not in props else None
         if tally is not None:
             tally.min_score = props.get("min_score")  # type: ignore[assignment]
@@ -81,9 +90,13 @@ class TrainloopSession:
                 crash = getattr(report.longrepr, "reprcrash", None)
                 message = getattr(crash, "message", None) or report.longreprtext.strip()
                 reason = f"error in setup: {message}"
-                self._count(report.nodeid, Case(suite, metric, event_id, "error", reason))
+                case = Case(suite, metric, event_id, "error", reason)
+                self._count_errors(report.nodeid, case, events)
             else:
-                self._started[report.nodeid] = (suite, metric, event_id)
+                self._started[report.nodeid] = (suite, metric, event_id, events)
+        elif report.when == "call" and "batch_results" in props:
+            self._started.pop(report.nodeid, None)
+            self._fold_batch(report, suite, metric, props)
         elif report.when == "call" and "verdict" in props:
             self._started.pop(report.nodeid, None)
             score = props.get("score")
@@ -103,13 +116,39 @@ class TrainloopSession:
                 ),
             )
 
+    def _fold_batch(
+        self, report: pytest.TestReport, suite: str, metric: str, props: dict[str, object]
+    ) -> None:
+        """A batch-mode test's report: one case per event it evaluated."""
+        results = props["batch_results"]
+        if isinstance(results, list):
+            for event_id, kind, reason, score, prompt, response, votes in results:
+                case = Case(
+                    suite,
+                    metric,
+                    str(event_id),
+                    str(kind),
+                    _text(reason),
+                    score if isinstance(score, float) else None,
+                    _text(prompt),
+                    _text(response),
+                    None,
+                    votes if isinstance(votes, list) else None,
+                )
+                self._count(f"{report.nodeid}#{event_id}", case)
+        usage = props.get("judge_usage")
+        if isinstance(usage, dict):
+            merge_usage(self.tally.metric(suite, metric).judge_usage, usage)
+
     def _crashed(self, report: pytest.TestReport) -> None:
         """A report made up by pytest-xdist for a case whose worker died."""
         started = self._started.get(report.nodeid)
         if started is not None:
-            suite, metric, event_id = started
+            suite, metric, event_id, events = started
             reason = "the worker running this case crashed"
-            self._count(report.nodeid, Case(suite, metric, event_id, "error", reason))
+            self._count_errors(
+                report.nodeid, Case(suite, metric, event_id, "error", reason), events
+            )
         elif self.seen_any:
             self.tally.unattributed_errors += 1
 

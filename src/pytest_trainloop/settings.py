@@ -21,6 +21,7 @@ import pytest
 from pytest_trainloop.suites import Selection
 
 CONFIG_FILE = "trainloop.config.yaml"
+DEFAULT_BATCH_SIZE = 5000
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -51,6 +52,19 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(flag, default=None, metavar=metavar, help=help_text)
         parser.addini("trainloop_" + name, help_text, default="")
     group.addoption(
+        "--trainloop-batch",
+        action="store_true",
+        default=None,
+        help="Evaluate each metric's events inside one test per chunk of events, not one "
+        "test per event: for large runs (see --trainloop-batch-size).",
+    )
+    parser.addini(
+        "trainloop_batch",
+        "Evaluate in batches (see --trainloop-batch).",
+        type="bool",
+        default=False,
+    )
+    group.addoption(
         "--trainloop-strict",
         action="store_true",
         default=None,
@@ -76,6 +90,7 @@ _VALUED_OPTIONS = (
         "failing cases are then tolerated and shown as xfailed.",
     ),
     ("results", "PATH", "Write this run's results JSON to PATH instead of data/results/."),
+    ("batch_size", "N", "Events per test in batch mode (default 5000)."),
     ("judge_models", "M,...", "Judge panel, e.g. openai/gpt-4o-mini,anthropic/claude-3-5-haiku"),
     ("judge_calls", "K", "Judge calls per model per claim (and as many per negation)."),
     ("judge_cache", "MODE", "Judge cache: use (default), refresh, off or replay (offline)."),
@@ -178,6 +193,7 @@ class Settings:
     fail_under: float | None
     results_path: Path | None
     strict: bool
+    batch_size: int | None  # events per test in batch mode; None: one test per event
     judge_options: dict[str, Any]  # trainloop.config.yaml's judge: mapping, CLI/ini applied
     config_dir: Path  # where relative paths of the config file start
 
@@ -204,6 +220,10 @@ class Settings:
         calls = _number(config, "judge_calls", int)
         if calls is not None:
             judge_options["calls_per_model_per_claim"] = int(calls)
+        batch = config.getoption("trainloop_batch")
+        batch_size = _number(config, "batch_size", int)
+        if batch_size == 0:
+            raise pytest.UsageError("--trainloop-batch-size must be at least 1")
         cache, _ = _given(config, "judge_cache")
         if cache is not None:
             judge_options["cache"] = cache
@@ -215,6 +235,11 @@ class Settings:
             fail_under=_number(config, "fail_under", float),
             results_path=None if results is None else config.invocation_params.dir / results,
             strict=bool(config.getini("trainloop_strict") if strict is None else strict),
+            batch_size=(
+                int(batch_size or DEFAULT_BATCH_SIZE)
+                if (config.getini("trainloop_batch") if batch is None else batch)
+                else None
+            ),
             judge_options=judge_options,
             config_dir=config_path.parent,
         )

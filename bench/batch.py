@@ -1,0 +1,87 @@
+"""Benchmark: batch mode on N events against a bare orjson script doing the same checks.
+
+    python bench/batch.py [--events 100000] [--repeat 3]
+
+Two trivial metrics (response length, prompt not empty) over N generated events, all tagged
+`bench`, each run a fresh process with start-up included:
+
+- `pytest --trainloop --trainloop-batch -q` (reads, checks and ids every event, runs both
+  metrics, writes the results JSON);
+- floor: a plain Python script that parses every line with orjson, keeps the events with an
+  output, and runs the same two checks on the dicts.
+
+Also per-case mode for comparison at the same N when `--per-case` is given (slow at 100k).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from cases import make_projects  # noqa: E402  (same projects as bench/cases.py)
+
+FLOOR_SCRIPT = """
+import sys
+from pathlib import Path
+import orjson
+
+passed = total = 0
+for path in sorted(Path(sys.argv[1]).glob("*.jsonl")):
+    with path.open("rb") as lines:
+        for line in lines:
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if event["output"] is None or "bench" not in event["metadata"]["tags"]:
+                continue
+            total += 2
+            passed += len(event["output"]["content"]) >= 0
+            passed += len(event["input"]["messages"][-1]["content"]) > 0
+print(passed, total)
+"""
+
+
+def timed(args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--per-case", action="store_true")
+    args = parser.parse_args()
+    root = HERE / "bench-data" / f"cases-{args.events}"
+    trainloop, floor = make_projects(root, args.events, 0)
+    (floor / "floor_script.py").write_text(FLOOR_SCRIPT)
+    runs = {
+        "batch": ([sys.executable, "-m", "pytest", "--trainloop", "--trainloop-batch", "-q",
+                   "-p", "no:randomly"], trainloop),
+        "orjson floor": ([sys.executable, "floor_script.py", "data/events"], floor),
+    }
+    if args.per_case:
+        runs["per case"] = ([sys.executable, "-m", "pytest", "--trainloop", "-q", "-p",
+                             "no:randomly"], trainloop)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(args.repeat):
+        for name, (command, cwd) in runs.items():
+            times[name].append(timed(command, cwd))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    for name, median in medians.items():
+        print(f"{args.events} events, {name:12}: median {median:6.2f} s")
+    print(f"batch / orjson floor: {medians['batch'] / medians['orjson floor']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Batch mode: one test per chunk of events, the same results JSON as one test per event."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Project, comparable, documented_event
+from tests.test_aggregation import METRICS, make_events
+
+
+def results_json(project: Project, *args: str) -> tuple[pytest.RunResult, dict[str, object]]:
+    result = project.run("--trainloop", *args)
+    return result, comparable(project.results())
+
+
+@pytest.mark.parametrize("dist", [[], ["-n2"]])
+def test_batch_and_per_case_give_identical_results(project: Project, dist: list[str]) -> None:
+    make_events(project)
+    project.metrics(METRICS)
+    per_case_run, per_case = results_json(project, *dist)
+    batch_run, batch = results_json(
+        project, "--trainloop-batch", "--trainloop-batch-size", "5", *dist
+    )
+    assert batch == per_case
+    assert batch_run.ret == per_case_run.ret == 1
+    # 26 events of tag a in chunks of 5, 9 of tag b in chunks of 5: 6 + 2 tests
+    assert (
+        batch_run.parseoutcomes().get("failed", 0) + batch_run.parseoutcomes().get("passed", 0) == 8
+    )
+
+
+def test_a_batch_test_fails_for_untolerated_failures_and_lists_them(project: Project) -> None:
+    project.events(
+        [
+            documented_event(f"e{i}", tags=["t"], content="Hello" if i % 3 else "Bye")
+            for i in range(9)
+        ]
+    )
+    project.metrics("""
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def is_hello(event):
+    return event.response == "Hello", "not hello"
+""")
+    result = project.run("--trainloop", "--trainloop-batch", "-v")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*is_hello[[]batch-1-of-1[]] FAILED*",
+            "s/is_hello: 3 failed and 0 errors of 9 events",
+            "  [[]e0[]] failed: not hello",
+        ]
+    )
+
+
+def test_tolerated_failures_make_a_batch_xfailed_and_gates_still_decide(
+    project: Project,
+) -> None:
+    project.events(
+        [
+            documented_event(f"e{i}", tags=["t"], content="Hello" if i % 4 else "Bye")
+            for i in range(8)
+        ]
+    )
+    for bound, code in (("0.7", 0), ("0.8", 1)):
+        project.metrics(f"""
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"], min_score={bound})
+def is_hello(event):
+    return event.response == "Hello"
+""")
+        result = project.run("--trainloop", "--trainloop-batch", "-rx")
+        assert result.ret == code
+        result.assert_outcomes(xfailed=1)
+        result.stdout.fnmatch_lines(["XFAIL * - tolerated by min_score=*: 2 of 8 events failed"])
+
+
+def test_a_broken_fixture_makes_every_event_of_the_batch_an_error(project: Project) -> None:
+    project.events([documented_event(f"e{i}", tags=["t"]) for i in range(7)])
+    project.metrics("""
+import pytest
+
+@pytest.fixture
+def broken():
+    raise OSError("no model")
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def m(event, broken):
+    pass
+""")
+    project.run("--trainloop", "--trainloop-batch", "--trainloop-batch-size", "3")
+    metric = project.results()["suites"]["s"]["metrics"]["m"]
+    assert (metric["errors"], metric["total"]) == (7, 7)
+
+
+def test_batch_mode_from_the_ini_file_and_a_bad_size(project: Project) -> None:
+    from tests.conftest import INI
+
+    project.events([documented_event(f"e{i}", tags=["t"]) for i in range(4)])
+    project.metrics(
+        'import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["t"])\ndef m(event):\n    pass\n'
+    )
+    project.pytester.makeini(INI + "trainloop_batch = true\ntrainloop_batch_size = 3\n")
+    project.run("--trainloop").assert_outcomes(passed=2)
+    result = project.run("--trainloop", "--trainloop-batch-size", "0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --trainloop-batch-size must be at least 1"])
