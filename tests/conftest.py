@@ -104,6 +104,14 @@ class Project:
         return self.pytester.runpytest(*order, *args)
 
     def results(self) -> dict[str, Any]:
+        """The latest run's results file (the summary file names it)."""
+        summary = self.summary()
+        data: dict[str, Any] = orjson.loads(
+            (self.data / "results" / summary["results_file"]).read_bytes()
+        )
+        return data
+
+    def summary(self) -> dict[str, Any]:
         data: dict[str, Any] = orjson.loads(
             (self.data / "results" / "evaluation_summary.json").read_bytes()
         )

@@ -86,8 +86,12 @@ def test_the_summary_file_holds_the_latest_run_and_the_trend(half: Project) -> N
         )
     (results_dir / "evaluation_results_garbage.json").write_text("{not json")
     half.run("--trainloop", *WARN)
-    summary = half.results()
+    summary = half.summary()
     assert summary["summary"]["overall_score"] == 0.5
+    newest = max(half.results_files(), key=lambda path: path.stat().st_mtime)
+    assert summary["results_file"] == newest.name
+    assert "details" not in summary["suites"]["s"]["metrics"]["is_hello"]
+    assert half.results()["suites"]["s"]["metrics"]["is_hello"]["details"]
     assert summary["trend"]["previous_overall_score"] == 0.25
     assert summary["trend"]["change"] == 0.25
     assert [h["overall_score"] for h in summary["trend"]["last_7_days"]] == [0.25]

@@ -161,8 +161,26 @@ def write(
     run_path = results_dir / f"evaluation_results_{now.strftime(_STAMP)}.json"
     trend = _trend(results_dir, now, results["summary"]["overall_score"], exclude=run_path)
     written = _atomic_write(run_path, _dump(results), exclusive=True)
-    _atomic_write(results_dir / SUMMARY_NAME, _dump({**results, "trend": trend}), exclusive=False)
+    _atomic_write(
+        results_dir / SUMMARY_NAME, _dump(_summary(results, written, trend)), exclusive=False
+    )
     return written
+
+
+def _summary(results: dict[str, Any], run_file: Path, trend: dict[str, Any]) -> dict[str, Any]:
+    """The latest run without its per-case details (they stay in the run's own file, named
+    here): dashboards read this file often, and details are most of a large run's bytes."""
+    suites = {
+        name: {
+            **suite,
+            "metrics": {
+                metric: {k: v for k, v in values.items() if k != "details"}
+                for metric, values in suite["metrics"].items()
+            },
+        }
+        for name, suite in results["suites"].items()
+    }
+    return {**results, "suites": suites, "results_file": run_file.name, "trend": trend}
 
 
 def read(path: Path) -> dict[str, Any]:
