@@ -9,6 +9,7 @@ installed but unused plugin adds nothing to any test's cost.
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import warnings
 from collections.abc import Iterator
@@ -115,6 +116,12 @@ class _Run:
             f"{len(log.bad_lines)} bad lines"
         )
 
+    def pytest_collection_finish(self) -> None:
+        # The collected cases and their events live until the end of the run: frozen, the
+        # garbage collector stops traversing them again and again while the cases run.
+        if self.log is not None:
+            gc.freeze()
+
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
@@ -170,7 +177,7 @@ class _Run:
             _run_batch(pyfuncitem, case, batch)
             return True
         try:
-            value = _call_metric(pyfuncitem, case, case.event)
+            value = _call_metric(pyfuncitem, {n: pyfuncitem.funcargs[n] for n in case.argnames})
         except AssertionError as exc:
             # A failed assert is the metric's "no", with the assertion's message as the reason.
             pyfuncitem.stash[OUTCOME_KEY] = Outcome("failed", str(exc) or "assertion failed")
@@ -414,10 +421,8 @@ def _verdict_into_report(
     return verdict
 
 
-def _call_metric(item: pytest.Function, case: _Case, event: Event) -> object:
-    """Call the metric on one event with its fixtures; what it returns (exceptions propagate)."""
-    funcargs = {name: item.funcargs[name] for name in case.argnames}
-    funcargs[EVENT_ARG] = event
+def _call_metric(item: pytest.Function, funcargs: dict[str, Any]) -> object:
+    """Call the metric with its arguments; what it returns (exceptions propagate)."""
     value = item.obj(**funcargs)
     if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
         import asyncio  # only then: asyncio costs ~13 ms to import
@@ -439,10 +444,12 @@ def _votes(value: object) -> list[list[object]] | None:
 def _run_batch(item: pytest.Function, case: _Case, batch: _Batch) -> None:
     """Batch mode: the metric on every event of the chunk, each outcome kept as a case would."""
     results: list[list[object]] = []
+    funcargs = {name: item.funcargs[name] for name in case.argnames}
     for event in batch.events:
         votes = None
         try:
-            value = _call_metric(item, case, event)
+            funcargs[EVENT_ARG] = event
+            value = _call_metric(item, funcargs)
         except AssertionError as exc:
             outcome = Outcome("failed", str(exc) or "assertion failed")
         except pytest.skip.Exception:

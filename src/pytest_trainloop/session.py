@@ -121,9 +121,12 @@ class TrainloopSession:
     ) -> None:
         """A batch-mode test's report: one case per event it evaluated."""
         results = props["batch_results"]
-        if isinstance(results, list):
-            for event_id, kind, reason, score, prompt, response, votes in results:
-                case = Case(
+        if report.nodeid in self._counted or not isinstance(results, list):
+            return  # one report per batch test: no need to mark each of its events counted
+        self._counted.add(report.nodeid)
+        for event_id, kind, reason, score, prompt, response, votes in results:
+            self.tally.add(
+                Case(
                     suite,
                     metric,
                     str(event_id),
@@ -135,7 +138,7 @@ class TrainloopSession:
                     None,
                     votes if isinstance(votes, list) else None,
                 )
-                self._count(f"{report.nodeid}#{event_id}", case)
+            )
         usage = props.get("judge_usage")
         if isinstance(usage, dict):
             merge_usage(self.tally.metric(suite, metric).judge_usage, usage)
