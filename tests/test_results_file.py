@@ -97,6 +97,17 @@ def test_the_summary_file_holds_the_latest_run_and_the_trend(half: Project) -> N
     assert [h["overall_score"] for h in summary["trend"]["last_7_days"]] == [0.25]
 
 
+def test_the_trend_carries_on_from_the_previous_summary(half: Project) -> None:
+    half.run("--trainloop", *WARN)
+    for path in half.results_files():
+        path.unlink()  # the history lives on in the summary, not only in the run files
+    half.run("--trainloop", *WARN)
+    half.run("--trainloop", *WARN)
+    trend = half.summary()["trend"]
+    assert [h["overall_score"] for h in trend["last_7_days"]] == [0.5, 0.5]
+    assert trend["change"] == 0.0
+
+
 def test_results_option_writes_the_run_where_asked(half: Project) -> None:
     half.run("--trainloop", "--trainloop-results", "out/run.json", *WARN)
     assert read(half.path / "out" / "run.json")["summary"]["total"] == 2

@@ -129,13 +129,12 @@ def _dump(results: dict[str, Any]) -> bytes:
     return orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
 
 
-def _trend(results_dir: Path, now: datetime, score: float | None, exclude: Path) -> dict[str, Any]:
-    """Score change since the previous run, and the runs of the last 7 days (oldest first)."""
-    week_ago = (now - timedelta(days=7)).strftime(_STAMP)
+def _scan_history(results_dir: Path, week_ago: datetime, exclude: Path) -> list[dict[str, Any]]:
+    """Earlier runs' scores read from their own files (each holds every case: can be slow)."""
     history: list[dict[str, Any]] = []
     for path in sorted(results_dir.glob(RESULTS_GLOB)):
         stamp = path.stem.removeprefix("evaluation_results_")
-        if path == exclude or stamp < week_ago:
+        if path == exclude or stamp < week_ago.strftime(_STAMP):
             continue
         try:
             earlier = orjson.loads(path.read_bytes())
@@ -147,9 +146,32 @@ def _trend(results_dir: Path, now: datetime, score: float | None, exclude: Path)
             )
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
             continue  # a foreign or damaged file says nothing about the trend
-    previous = history[-1]["overall_score"] if history else None
-    change = None if previous is None or score is None else round(score - previous, 4)
-    return {"previous_overall_score": previous, "change": change, "last_7_days": history}
+    return history
+
+
+def _trend(results_dir: Path, now: datetime, score: float | None, exclude: Path) -> dict[str, Any]:
+    """Score change since the previous run, and the runs of the last 7 days (oldest first).
+
+    The previous summary already holds the history: reading it is one small file, where the
+    run files of a week of large runs are gigabytes. Without it, the run files are read.
+    """
+    week_ago = now - timedelta(days=7)
+    try:
+        previous = orjson.loads((results_dir / SUMMARY_NAME).read_bytes())
+        history = [
+            *previous["trend"]["last_7_days"],
+            {
+                "timestamp": previous["timestamp"],
+                "overall_score": previous["summary"]["overall_score"],
+            },
+        ]
+        oldest = week_ago.strftime("%Y-%m-%dT%H:%M:%S")
+        history = [h for h in history if str(h["timestamp"]) >= oldest]
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        history = _scan_history(results_dir, week_ago, exclude)
+    last = history[-1]["overall_score"] if history else None
+    change = None if last is None or score is None else round(score - last, 4)
+    return {"previous_overall_score": last, "change": change, "last_7_days": history}
 
 
 def write(
