@@ -51,8 +51,7 @@ print(passed, total)
 
 def timed(args: list[str], cwd: Path) -> float:
     start = time.perf_counter()
-    subprocess.run(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=True)
+    subprocess.run(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
 
@@ -66,13 +65,26 @@ def main() -> None:
     trainloop, floor = make_projects(root, args.events, 0)
     (floor / "floor_script.py").write_text(FLOOR_SCRIPT)
     runs = {
-        "batch": ([sys.executable, "-m", "pytest", "--trainloop", "--trainloop-batch", "-q",
-                   "-p", "no:randomly"], trainloop),
+        "batch": (
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--trainloop",
+                "--trainloop-batch",
+                "-q",
+                "-p",
+                "no:randomly",
+            ],
+            trainloop,
+        ),
         "orjson floor": ([sys.executable, "floor_script.py", "data/events"], floor),
     }
     if args.per_case:
-        runs["per case"] = ([sys.executable, "-m", "pytest", "--trainloop", "-q", "-p",
-                             "no:randomly"], trainloop)
+        runs["per case"] = (
+            [sys.executable, "-m", "pytest", "--trainloop", "-q", "-p", "no:randomly"],
+            trainloop,
+        )
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeat):
         for name, (command, cwd) in runs.items():

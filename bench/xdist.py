@@ -36,9 +36,24 @@ def heavy(event):
 
 def run(project: Path, extra: list[str]) -> tuple[float, dict[str, int]]:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "--trainloop", "-q", "-p", "no:randomly",
-                    "--trainloop-results", "run.json", *extra], cwd=project,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--trainloop",
+            "-q",
+            "-p",
+            "no:randomly",
+            "--trainloop-results",
+            "run.json",
+            *extra,
+        ],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
     wall = time.perf_counter() - start
     metric = json.loads((project / "run.json").read_text())["suites"]["bench"]["metrics"]["heavy"]
     return wall, {k: metric[k] for k in ("passed", "failed", "errors", "total")}
@@ -61,8 +76,10 @@ def main() -> None:
         parallel.append(wall)
         counts.append(c1 == c2)
     a, b = statistics.median(serial), statistics.median(parallel)
-    print(f"{args.events} cases of a ~2 ms metric: serial {a:.2f} s, -n 2 {b:.2f} s, "
-          f"speed-up {a / b:.2f}x, same counts: {all(counts)}")
+    print(
+        f"{args.events} cases of a ~2 ms metric: serial {a:.2f} s, -n 2 {b:.2f} s, "
+        f"speed-up {a / b:.2f}x, same counts: {all(counts)}"
+    )
 
 
 if __name__ == "__main__":
