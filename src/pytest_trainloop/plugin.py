@@ -55,7 +55,7 @@ class _Batch:
     events: tuple[Event, ...]
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a plugin: compared and hashed by identity
 class _Run:
     """Per-process state and hooks of a --trainloop run (every xdist worker, or a plain run)."""
 
