@@ -459,9 +459,10 @@ def _run_batch(item: pytest.Function, case: _Case, batch: _Batch) -> None:
         else:
             outcome = outcome_of(value, case.spec.threshold)
             votes = _votes(value)
-            if votes and JUDGE_KEY not in item.stash:
-                usage = getattr(value, "usage", None) or {}
-                _add_usage(item, usage)
+            if votes and JUDGE_KEY not in item.stash:  # verdicts from judge.assert_true
+                from pytest_trainloop.judge.panel import add_usage
+
+                add_usage(item.stash.setdefault(USAGE_KEY, {}), getattr(value, "usage", {}))
         results.append(
             [
                 event.id,
@@ -475,12 +476,6 @@ def _run_batch(item: pytest.Function, case: _Case, batch: _Batch) -> None:
         )
         event._drop_parsed()
     item.stash[BATCH_RESULTS_KEY] = results
-
-
-def _add_usage(item: pytest.Item, usage: dict[str, Any]) -> None:
-    total = item.stash.setdefault(USAGE_KEY, {})
-    for model, counts in usage.items():
-        total[model] = total[model] + counts if model in total else counts
 
 
 def _batch_into_report(
