@@ -41,11 +41,16 @@ _BAD_LINES_SHOWN = 20
 
 @dataclass(frozen=True)
 class _Case:
-    """What one collected case needs at run time."""
+    """What one collected test needs at run time: its event, or its chunk in batch mode."""
 
     spec: MetricSpec
     argnames: tuple[str, ...]
-    event: Event  # not parsed until the case runs: collection stays cheap
+    events: tuple[Event, ...]  # not parsed until the test runs: collection stays cheap
+    batch: bool
+
+    @property
+    def event(self) -> Event:
+        return self.events[0]
 
 
 @dataclass(frozen=True)
@@ -125,8 +130,7 @@ class _Run:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        run = self
-        if not run.specs:
+        if not self.specs:
             return
         kept: list[pytest.Item] = []
         deselected: list[pytest.Item] = []
@@ -134,7 +138,7 @@ class _Run:
             if not isinstance(item, pytest.Function):
                 kept.append(item)
                 continue
-            entry = run.specs.get(
+            entry = self.specs.get(
                 f"{item.parent.nodeid}::{item.originalname}" if item.parent else item.nodeid
             )
             if entry is None:
@@ -153,13 +157,11 @@ class _Run:
                 identity.update(threshold=spec.threshold, min_score=spec.min_score)
                 if isinstance(param, _Batch):
                     identity["batch_size"] = len(param.events)
-                    item.stash[BATCH_KEY] = param
-                    first = param.events[0]
+                    item.stash[CASE_KEY] = _Case(spec, argnames, param.events, batch=True)
                 else:
                     assert isinstance(param, Event)
                     identity["event"] = param.id
-                    first = param
-                item.stash[CASE_KEY] = _Case(spec, argnames, first)
+                    item.stash[CASE_KEY] = _Case(spec, argnames, (param,), batch=False)
                 if inspect.iscoroutinefunction(item.obj):
                     item.obj = _keep_returned_value(item, item.obj)
             item.user_properties.extend(to_properties(identity))
@@ -172,42 +174,32 @@ class _Run:
         case = pyfuncitem.stash.get(CASE_KEY, None)
         if case is None:
             return None
-        batch = pyfuncitem.stash.get(BATCH_KEY, None)
-        if batch is not None:
-            _run_batch(pyfuncitem, case, batch)
-            return True
-        try:
-            value = _call_metric(pyfuncitem, {n: pyfuncitem.funcargs[n] for n in case.argnames})
-        except AssertionError as exc:
-            # A failed assert is the metric's "no", with the assertion's message as the reason.
-            pyfuncitem.stash[OUTCOME_KEY] = Outcome("failed", str(exc) or "assertion failed")
+        funcargs = {name: pyfuncitem.funcargs[name] for name in case.argnames}
+        if case.batch:
+            _run_batch(pyfuncitem, case, funcargs)
         else:
-            pyfuncitem.stash[OUTCOME_KEY] = outcome_of(value, case.spec.threshold)
-            votes = _votes(value)
+            outcome, votes = _evaluate(pyfuncitem, funcargs, case.spec.threshold)
+            pyfuncitem.stash[OUTCOME_KEY] = outcome
             if votes:
                 pyfuncitem.stash[VOTES_KEY] = votes
-                if JUDGE_KEY not in pyfuncitem.stash:  # asked through judge.assert_true
-                    pyfuncitem.stash[USAGE_KEY] = getattr(value, "usage", None)
         return True  # the return value is ours: pytest must not warn that a test returned one
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report: pytest.TestReport = yield
-        run = self
-        if not item.user_properties:
-            return report
         case = item.stash.get(CASE_KEY, None)
-        suite = case.spec.suite if case is not None else ""
-        props = _announcements(run, suite) if case is not None else {}
-        batch = item.stash.get(BATCH_KEY, None)
-        if batch is not None and call.when == "call" and not report.skipped and case is not None:
-            props.update(_batch_into_report(item, call, report, case, run))
-        elif case is not None and call.when == "call" and not report.skipped:
-            verdict = _verdict_into_report(item, call, report, case, run)
-            case.event._drop_parsed()  # keeps a run's memory near that of its unparsed lines
-            # On the item too: JUnit XML takes a case's properties from its teardown report.
-            item.user_properties.extend(to_properties(verdict))
-            report.user_properties = list(item.user_properties)
+        if case is None:
+            return report
+        props = _announcements(self, case.spec.suite)
+        if call.when == "call" and not report.skipped:
+            if case.batch:
+                props.update(_batch_into_report(item, report, case, self))
+            else:
+                verdict = _verdict_into_report(item, call, report, case, self)
+                case.event._drop_parsed()  # keeps a run's memory near its unparsed lines
+                # On the item too: JUnit XML takes a case's properties from its teardown report.
+                item.user_properties.extend(to_properties(verdict))
+                report.user_properties = list(item.user_properties)
         if props:
             report.user_properties = [*report.user_properties, *to_properties(props)]
         return report
@@ -215,7 +207,6 @@ class _Run:
 
 RUN_KEY = pytest.StashKey[_Run]()
 CASE_KEY = pytest.StashKey[_Case]()
-BATCH_KEY = pytest.StashKey[_Batch]()
 BATCH_RESULTS_KEY = pytest.StashKey[list[list[object]]]()
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 RETURNED_KEY = pytest.StashKey[object]()
@@ -398,10 +389,9 @@ def _verdict_into_report(
         "input": case.event.prompt[:_SNIPPET],
         "output": case.event.response[:_SNIPPET],
     }
-    judge = item.stash.get(JUDGE_KEY, None)
-    usage = judge.usage if judge is not None else item.stash.get(USAGE_KEY, None)
+    usage = _judge_usage(item)
     if usage:
-        verdict["judge_usage"] = {model: u.as_dict() for model, u in usage.items()}
+        verdict["judge_usage"] = usage
     if VOTES_KEY in item.stash:
         verdict["judge_votes"] = item.stash[VOTES_KEY]
     label = f"{case.spec.suite}/{case.spec.metric}[{case.event.id}]"
@@ -434,35 +424,48 @@ def _call_metric(item: pytest.Function, funcargs: dict[str, Any]) -> object:
     return value
 
 
-def _votes(value: object) -> list[list[object]] | None:
+def _evaluate(
+    item: pytest.Function, funcargs: dict[str, Any], threshold: float
+) -> tuple[Outcome, list[list[object]] | None]:
+    """The metric's outcome on one event, and a judge verdict's votes if it returned one.
+
+    A failed assert is the metric's "no", with the assertion's message as the reason; any other
+    exception propagates (per case, pytest reports it with its traceback).
+    """
+    try:
+        value = _call_metric(item, funcargs)
+    except AssertionError as exc:
+        return Outcome("failed", str(exc) or "assertion failed"), None
     votes = getattr(value, "votes", None)  # a judge's verdict carries its votes
     if not votes:
-        return None
-    return [[v.model, v.index, v.claim_answer, v.negation_answer] for v in votes]
+        return outcome_of(value, threshold), None
+    if JUDGE_KEY not in item.stash:  # asked through judge.assert_true: count its usage here
+        from pytest_trainloop.judge.panel import add_usage
+
+        add_usage(item.stash.setdefault(USAGE_KEY, {}), getattr(value, "usage", {}))
+    return outcome_of(value, threshold), [
+        [v.model, v.index, v.claim_answer, v.negation_answer] for v in votes
+    ]
 
 
-def _run_batch(item: pytest.Function, case: _Case, batch: _Batch) -> None:
+def _judge_usage(item: pytest.Item) -> dict[str, dict[str, int]] | None:
+    """The judge calls, cache hits and tokens of a test, per model (None if it judged nothing)."""
+    judge = item.stash.get(JUDGE_KEY, None)
+    usage = judge.usage if judge is not None else item.stash.get(USAGE_KEY, None)
+    return {model: u.as_dict() for model, u in usage.items()} if usage else None
+
+
+def _run_batch(item: pytest.Function, case: _Case, funcargs: dict[str, Any]) -> None:
     """Batch mode: the metric on every event of the chunk, each outcome kept as a case would."""
     results: list[list[object]] = []
-    funcargs = {name: item.funcargs[name] for name in case.argnames}
-    for event in batch.events:
-        votes = None
+    for event in case.events:
+        funcargs[EVENT_ARG] = event
         try:
-            funcargs[EVENT_ARG] = event
-            value = _call_metric(item, funcargs)
-        except AssertionError as exc:
-            outcome = Outcome("failed", str(exc) or "assertion failed")
+            outcome, votes = _evaluate(item, funcargs, case.spec.threshold)
         except pytest.skip.Exception:
             continue  # skipped, as a skipped case, is not counted
         except Exception as exc:  # an error of this event only; the others still run
-            outcome = Outcome("error", f"{type(exc).__name__}: {exc}")
-        else:
-            outcome = outcome_of(value, case.spec.threshold)
-            votes = _votes(value)
-            if votes and JUDGE_KEY not in item.stash:  # verdicts from judge.assert_true
-                from pytest_trainloop.judge.panel import add_usage
-
-                add_usage(item.stash.setdefault(USAGE_KEY, {}), getattr(value, "usage", {}))
+            outcome, votes = Outcome("error", f"{type(exc).__name__}: {exc}"), None
         results.append(
             [
                 event.id,
@@ -480,7 +483,6 @@ def _run_batch(item: pytest.Function, case: _Case, batch: _Batch) -> None:
 
 def _batch_into_report(
     item: pytest.Item,
-    call: pytest.CallInfo[None],
     report: pytest.TestReport,
     case: _Case,
     run: _Run,
@@ -488,10 +490,9 @@ def _batch_into_report(
     """A batch test's report: every event's outcome, and one pytest outcome for the chunk."""
     results = item.stash.get(BATCH_RESULTS_KEY, [])
     props: dict[str, object] = {"batch_results": results}
-    judge = item.stash.get(JUDGE_KEY, None)
-    usage = judge.usage if judge is not None else item.stash.get(USAGE_KEY, None)
+    usage = _judge_usage(item)
     if usage:
-        props["judge_usage"] = {model: u.as_dict() for model, u in usage.items()}
+        props["judge_usage"] = usage
     if report.failed:  # the batch itself broke (a fixture, the loop): pytest's report stands
         return props
     failed = [r for r in results if r[1] == "failed"]
