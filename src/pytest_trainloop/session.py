@@ -14,7 +14,7 @@ import pytest
 from pytest_trainloop import results
 from pytest_trainloop.outcomes import from_properties
 from pytest_trainloop.settings import Settings
-from pytest_trainloop.summary import Case, Tally, merge_usage
+from pytest_trainloop.summary import Case, Gate, Tally, merge_usage
 
 _REASONS_SHOWN = 3
 
@@ -27,6 +27,33 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
+def _case(
+    suite: str,
+    metric: str,
+    event_id: object,
+    kind: object,
+    reason: object,
+    score: object,
+    prompt: object,
+    response: object,
+    votes: object,
+    usage: object = None,
+) -> Case:
+    """A case from the values a report carried (per case or batch), each checked for type."""
+    return Case(
+        suite,
+        metric,
+        str(event_id),
+        str(kind),
+        _text(reason),
+        score if isinstance(score, float) else None,
+        _text(prompt),
+        _text(response),
+        judge_usage=usage if isinstance(usage, dict) else None,
+        judge_votes=votes if isinstance(votes, list) else None,
+    )
+
+
 class TrainloopSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
@@ -35,6 +62,7 @@ class TrainloopSession:
         self.bad_lines: list[str] = []
         self.seen_any = False
         self.results_path: Path | None = None
+        self.gates: list[Gate] = []  # decided once at the end of the run, then printed
         # nodeid -> (suite, metric, event id, events) of cases whose setup reported, so that a
         # crash can be attributed (a batch-mode test holds `events` events, ids unknown here)
         self._started: dict[str, tuple[str, str, str, int]] = {}
@@ -64,7 +92,8 @@ class TrainloopSession:
         """A test that broke before its verdicts: one error per event it held."""
         if events == 1:
             self._count(nodeid, case)
-        for n in range(events if events > 1 else 0):
+            return
+        for n in range(events):
             self._count(f"{nodeid}#{n}", case)
 
     @pytest.hookimpl
@@ -99,22 +128,19 @@ class TrainloopSession:
             self._fold_batch(report, suite, metric, props)
         elif report.when == "call" and "verdict" in props:
             self._started.pop(report.nodeid, None)
-            score = props.get("score")
-            self._count(
-                report.nodeid,
-                Case(
-                    suite,
-                    metric,
-                    event_id,
-                    str(props["verdict"]),
-                    _text(props.get("reason")),
-                    score if isinstance(score, float) else None,
-                    _text(props.get("input")),
-                    _text(props.get("output")),
-                    usage if isinstance(usage := props.get("judge_usage"), dict) else None,
-                    votes if isinstance(votes := props.get("judge_votes"), list) else None,
-                ),
+            case = _case(
+                suite,
+                metric,
+                event_id,
+                props["verdict"],
+                props.get("reason"),
+                props.get("score"),
+                props.get("input"),
+                props.get("output"),
+                props.get("judge_votes"),
+                props.get("judge_usage"),
             )
+            self._count(report.nodeid, case)
 
     def _fold_batch(
         self, report: pytest.TestReport, suite: str, metric: str, props: dict[str, object]
@@ -126,18 +152,7 @@ class TrainloopSession:
         self._counted.add(report.nodeid)
         for event_id, kind, reason, score, prompt, response, votes in results:
             self.tally.add(
-                Case(
-                    suite,
-                    metric,
-                    str(event_id),
-                    str(kind),
-                    _text(reason),
-                    score if isinstance(score, float) else None,
-                    _text(prompt),
-                    _text(response),
-                    None,
-                    votes if isinstance(votes, list) else None,
-                )
+                _case(suite, metric, event_id, kind, reason, score, prompt, response, votes)
             )
         usage = props.get("judge_usage")
         if isinstance(usage, dict):
@@ -178,7 +193,7 @@ class TrainloopSession:
         if not self.seen_any:
             return  # no marked metric ran: nothing to write, no exit code to change
         now = results.utc_now()
-        gates = self.tally.gates(self.settings.fail_under)
+        self.gates = gates = self.tally.gates(self.settings.fail_under)
         data = results.build(self.tally, gates, now, self.bad_lines, self._configuration())
         self.results_path = results.write(
             data, self.settings.data_folder / "results", now, self.settings.results_path
@@ -195,7 +210,7 @@ class TrainloopSession:
         tr = terminalreporter
         verbose = self.config.get_verbosity() >= 0
         tr.write_sep("=", "trainloop")
-        gates = {(g.suite, g.metric): g for g in self.tally.gates(self.settings.fail_under)}
+        gates = {(g.suite, g.metric): g for g in self.gates}
         rows = [("suite", "metric", "passed/total", "score", "gate", "")]
         for suite, tallies in self.tally.suites().items():
             for t in tallies:
@@ -261,7 +276,7 @@ class TrainloopSession:
             )
         if self.results_path is not None:
             tr.write_line(f"results: {self.results_path}")
-        for gate in self.tally.gates(self.settings.fail_under):
+        for gate in self.gates:
             if not gate.held:
                 tr.write_line(
                     f"trainloop gate not met: {gate.label}: score {gate.score:.3f} "
