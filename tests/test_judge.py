@@ -259,6 +259,16 @@ def test_an_env_file_fills_only_unset_variables(
     monkeypatch.delenv("TRAINLOOP_X")
 
 
+def test_a_judge_reads_its_key_from_its_env_file(
+    tmp_path: Path, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    env = tmp_path / ".env"
+    env.write_text("OPENAI_API_KEY=from-env-file\n")
+    assert judge_for(tmp_path, "openai/truthful", env_path=env).assert_true(TRUE_CLAIM)
+    assert judge_server.requests[0]["headers"]["authorization"] == "Bearer from-env-file"
+
+
 def test_the_async_twin_works_inside_a_running_loop_and_the_sync_one_says_why_not(
     tmp_path: Path, judge_server: JudgeServer
 ) -> None:

@@ -198,6 +198,8 @@ class _Engine:
     """
 
     def __init__(self, config: JudgeConfig) -> None:
+        if config.env_path is not None:  # once per engine, not once per judge that shares it
+            load_env_file(config.env_path)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self.loop.run_forever, daemon=True, name="trainloop-judge"
@@ -232,8 +234,6 @@ class Judge:
 
     def __init__(self, config: JudgeConfig | None = None, engine: _Engine | None = None) -> None:
         self.config = config or JudgeConfig()
-        if self.config.env_path is not None:
-            load_env_file(self.config.env_path)
         self.cache = JudgeCache(self.config.cache_folder, self.config.cache_mode)
         self.usage: dict[str, ModelUsage] = {}
         self._engine = engine
