@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
+import json
+import os
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from pytest_trainloop import EventsNotFoundError, Usage, read_events, validate_event
+from pytest_trainloop import events as events_module
+from pytest_trainloop.events import EventLineError
 from tests.conftest import documented_event, flat_event, write_lines
 
 
@@ -174,6 +181,11 @@ BAD_LINES = [
         id="duration-as-string",
     ),
     pytest.param(
+        orjson.dumps({**flat_event(), "startTimeMs": 1e20}),
+        "startTimeMs: expected milliseconds since 1970, got 1e+20",
+        id="start-time-out-of-range",
+    ),
+    pytest.param(
         b'{"input": {"messages": []}, "output": {"content": "caf\xe9"}}',
         "not valid UTF-8 (byte 0xe9 at column 55)",
         id="invalid-utf8",
@@ -282,3 +294,136 @@ def test_validate_event_names_every_wrong_field() -> None:
         False,
         ["input[0].role: expected a string", "durationMs: expected a number, got string"],
     )
+
+
+# --- the fast gate and the full check agree ---------------------------------------------------
+
+ODD_VALUES: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    2**63,
+    2**64,
+    1.5,
+    1e300,
+    "",
+    "x",
+    "2024-01-15T14:30:25Z",
+    "2024-01-15 14:30",
+    [],
+    ["a"],
+    [1],
+    [{}],
+    [{"role": "user"}],
+    [{"role": "user", "content": 3}],
+    {},
+    {"messages": []},
+    {"prompt_tokens": "ten"},
+]
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every key and index path in a JSON value, plus one unknown key in each object."""
+    if isinstance(obj, dict):
+        yield (*prefix, "unknown_field")
+        for key, value in obj.items():
+            yield (*prefix, key)
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(obj, list):
+        for index, value in enumerate(obj):
+            yield (*prefix, index)
+            yield from _paths(value, (*prefix, index))
+
+
+def _variants(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The event with each of its fields set to each odd value in turn, or deleted."""
+    for path in _paths(event):
+        for value in [*ODD_VALUES, KeyError]:
+            variant = copy.deepcopy(event)
+            *parents, last = path
+            holder = variant
+            for step in parents:
+                holder = holder[step]
+            if value is KeyError:
+                if isinstance(holder, dict):
+                    holder.pop(last, None)
+            else:
+                holder[last] = value
+            yield variant
+
+
+def test_the_fast_gate_passes_only_what_the_full_check_passes_with_the_same_key() -> None:
+    # The reader trusts the gate (msgspec, in C) for most lines and the full check only for the
+    # rest: a line the gate lets through that the check would refuse would be silently wrong.
+    usual = [
+        documented_event(),
+        documented_event(None, content=None, error={"type": "RateLimitError"}),
+        flat_event(),
+    ]
+    events = [*usual, {**flat_event(), "tag": None, "metadata": {"tags": 3}}]
+    gated = checked = 0
+    for event in events:
+        for variant in _variants(event):
+            line = json.dumps(variant).encode()  # orjson cannot write ints past 64 bits
+            key = events_module._gate(line)
+            errors: list[str] = []
+            full_key = events_module._check(orjson.loads(line), errors)
+            if key is not None:
+                gated += 1
+                assert errors == [], (variant, errors)
+                assert key == full_key, variant
+            checked += 1
+    # The gate is not vacuous: the usual lines (unchanged fields, unknown fields) go through it.
+    assert gated > checked // 4
+    for event in usual:
+        assert events_module._gate(orjson.dumps(event)) is not None
+
+
+# --- lines are read again from their files ----------------------------------------------------
+
+
+def test_an_event_reads_its_line_again_from_its_file_or_keeps_it_for_gz(
+    data_folder: Path,
+) -> None:
+    one, two = (orjson.dumps(documented_event(r)) for r in ("r1", "r2"))
+    (data_folder / "events" / "a.jsonl").write_bytes(b"\xef\xbb\xbf" + one + b"\r\n\n" + two)
+    write_lines(data_folder / "events" / "b.jsonl.gz", [documented_event("r3")])
+    log = read_events(data_folder)
+    assert [e.line for e in log.events] == [
+        one + b"\r\n",
+        two,
+        orjson.dumps(documented_event("r3")) + b"\n",
+    ]
+    assert [e.raw["metadata"]["request_id"] for e in log.events] == ["r1", "r2", "r3"]
+
+
+def test_appending_to_an_events_file_during_a_run_is_fine(data_folder: Path) -> None:
+    path = write_lines(data_folder / "events" / "a.jsonl", [documented_event("r1")])
+    [event] = read_events(data_folder).events
+    with path.open("ab") as appended:
+        appended.write(orjson.dumps(documented_event("r2")) + b"\n")
+    assert event.raw["metadata"]["request_id"] == "r1"
+
+
+@pytest.mark.parametrize("change", ["replaced", "cut"])
+def test_an_events_file_rewritten_during_a_run_is_a_clear_error(
+    data_folder: Path, change: str
+) -> None:
+    path = write_lines(data_folder / "events" / "a.jsonl", [documented_event("r1")] * 3)
+    event = read_events(data_folder).events[2]
+    if change == "replaced":  # what an editor or a rotating logger does
+        write_lines(path.with_name("new"), [documented_event("other")]).replace(path)
+    else:
+        path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(EventLineError, match=r"a\.jsonl was replaced or cut while the run went on"):
+        _ = event.raw
+
+
+def test_reading_lines_again_keeps_few_files_open(data_folder: Path) -> None:
+    for n in range(80):
+        write_lines(data_folder / "events" / f"{n:03}.jsonl", [documented_event(f"r{n}")])
+    log = read_events(data_folder)
+    open_before = len(os.listdir("/proc/self/fd"))
+    assert [e.raw["metadata"]["request_id"] for e in log.events] == [f"r{n}" for n in range(80)]
+    assert len(os.listdir("/proc/self/fd")) - open_before <= 32
