@@ -16,6 +16,7 @@ Also per-case mode for comparison at the same N when `--per-case` is given (slow
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,10 @@ print(passed, total)
 
 
 def timed(args: list[str], cwd: Path) -> float:
+    # pytest's cache remembers every node id ever run there (200k after a per-case run of
+    # bench/cases.py), and pytest reads and rewrites that list at each run: a cost of the
+    # leftovers, not of batch mode.
+    shutil.rmtree(cwd / ".pytest_cache", ignore_errors=True)
     start = time.perf_counter()
     subprocess.run(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start

@@ -107,3 +107,38 @@ def test_batch_mode_from_the_ini_file_and_a_bad_size(project: Project) -> None:
     result = project.run("--trainloop", "--trainloop-batch-size", "0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --trainloop-batch-size must be at least 1"])
+
+
+def test_the_metrics_of_a_chunk_run_together_and_share_its_parsed_events(
+    project: Project,
+) -> None:
+    project.events([documented_event(f"e{i}", tags=["t"]) for i in range(5)])
+    project.metrics("""
+import pytest
+
+SEEN = {}
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def first(event):
+    SEEN[event.id] = event.raw
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def second(event):
+    assert event.raw is SEEN[event.id], "parsed again"
+
+def test_plain():
+    pass
+""")
+    result = project.run("--trainloop", "--trainloop-batch", "--trainloop-batch-size", "2", "-v")
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines(
+        [
+            "*::first[[]batch-1-of-3[]] PASSED*",
+            "*::second[[]batch-1-of-3[]] PASSED*",
+            "*::first[[]batch-2-of-3[]] PASSED*",
+            "*::second[[]batch-2-of-3[]] PASSED*",
+            "*::first[[]batch-3-of-3[]] PASSED*",
+            "*::second[[]batch-3-of-3[]] PASSED*",
+            "*::test_plain PASSED*",
+        ]
+    )

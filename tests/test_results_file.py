@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import datetime, timedelta, timezone
 
 import orjson
@@ -45,6 +47,16 @@ def test_each_run_writes_its_own_file_even_within_the_same_second(half: Project)
     assert all(read(path)["summary"]["total"] == 2 for path in files)
     leftovers = [p.name for p in (half.data / "results").iterdir() if p.name.startswith(".tmp")]
     assert leftovers == []
+
+
+def test_results_files_get_the_mode_of_any_new_file(half: Project) -> None:
+    # Dashboards often read them as another user: not the owner-only mode of a temporary file.
+    half.run("--trainloop", *WARN)
+    umask = os.umask(0)
+    os.umask(umask)
+    [run_file] = half.results_files()
+    for path in (run_file, half.data / "results" / "evaluation_summary.json"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
 def test_the_results_follow_the_spec_and_add_what_the_design_asks(half: Project) -> None:

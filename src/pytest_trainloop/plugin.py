@@ -19,7 +19,13 @@ from typing import Any
 import pytest
 
 from pytest_trainloop import settings as settings_module
-from pytest_trainloop.events import Event, EventLog, EventsNotFoundError, read_events
+from pytest_trainloop.events import (
+    Event,
+    EventLineError,
+    EventLog,
+    EventsNotFoundError,
+    read_events,
+)
 from pytest_trainloop.outcomes import Outcome, outcome_of, to_properties
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import (
@@ -39,25 +45,29 @@ _SNIPPET = 200  # characters of a case's input and output kept in the results de
 _BAD_LINES_SHOWN = 20
 
 
+@dataclass(eq=False)
+class _Batch:
+    """The `event` parameter of a batch-mode test: one chunk of a selection's events.
+
+    Every metric with the same selection gets the same chunks, and their tests run one after
+    another (see `_by_chunk`), so that a chunk's lines are read and parsed once for all of them
+    and its detail snippets cut once.
+    """
+
+    events: tuple[Event, ...]
+    selection: Chosen  # the events it is a chunk of
+    position: int  # its place among them
+    snippets: list[tuple[str, str]] | None = None  # each event's prompt and response, cut
+
+
 @dataclass(frozen=True)
 class _Case:
     """What one collected test needs at run time: its event, or its chunk in batch mode."""
 
     spec: MetricSpec
     argnames: tuple[str, ...]
-    events: tuple[Event, ...]  # not parsed until the test runs: collection stays cheap
-    batch: bool
-
-    @property
-    def event(self) -> Event:
-        return self.events[0]
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """The `event` parameter of a batch-mode test: the chunk of events it evaluates."""
-
-    events: tuple[Event, ...]
+    event: Event | None  # not parsed until the test runs: collection stays cheap
+    batch: _Batch | None
 
 
 @dataclass(eq=False)  # registered as a plugin: compared and hashed by identity
@@ -68,6 +78,8 @@ class _Run:
     log: EventLog | None = None
     specs: dict[str, tuple[MetricSpec, tuple[str, ...]]] = field(default_factory=dict)
     chosen: dict[tuple[Any, ...], Chosen] = field(default_factory=dict)
+    chunks: dict[int, list[_Batch]] = field(default_factory=dict)  # by id() of their selection
+    parsed_batch: _Batch | None = None  # the chunk whose events are kept parsed
     announced_bad_lines: bool = False
     announced_suites: set[str] = field(default_factory=set)
 
@@ -157,17 +169,19 @@ class _Run:
                 identity.update(threshold=spec.threshold, min_score=spec.min_score)
                 if isinstance(param, _Batch):
                     identity["batch_size"] = len(param.events)
-                    item.stash[CASE_KEY] = _Case(spec, argnames, param.events, batch=True)
+                    item.stash[CASE_KEY] = _Case(spec, argnames, None, param)
                 else:
                     assert isinstance(param, Event)
                     identity["event"] = param.id
-                    item.stash[CASE_KEY] = _Case(spec, argnames, (param,), batch=False)
+                    item.stash[CASE_KEY] = _Case(spec, argnames, param, None)
                 if inspect.iscoroutinefunction(item.obj):
                     item.obj = _keep_returned_value(item, item.obj)
             item.user_properties.extend(to_properties(identity))
         if deselected:
             config.hook.pytest_deselected(items=deselected)
             items[:] = kept
+        if self.settings.batch_size is not None:
+            items[:] = _by_chunk(items)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -175,8 +189,8 @@ class _Run:
         if case is None:
             return None
         funcargs = {name: pyfuncitem.funcargs[name] for name in case.argnames}
-        if case.batch:
-            _run_batch(pyfuncitem, case, funcargs)
+        if case.batch is not None:
+            _run_batch(pyfuncitem, case.batch, case.spec.threshold, funcargs, self)
         else:
             outcome, votes = _evaluate(pyfuncitem, funcargs, case.spec.threshold)
             pyfuncitem.stash[OUTCOME_KEY] = outcome
@@ -192,11 +206,11 @@ class _Run:
             return report
         props = _announcements(self, case.spec.suite)
         if call.when == "call" and not report.skipped:
-            if case.batch:
+            if case.batch is not None:
                 props.update(_batch_into_report(item, report, case, self))
             else:
                 verdict = _verdict_into_report(item, call, report, case, self)
-                case.event._drop_parsed()  # keeps a run's memory near its unparsed lines
+                case.event._drop_parsed()  # type: ignore[union-attr]  # keeps a run's memory near its unparsed lines
                 # On the item too: JUnit XML takes a case's properties from its teardown report.
                 item.user_properties.extend(to_properties(verdict))
                 report.user_properties = list(item.user_properties)
@@ -314,12 +328,35 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if size is None:
         metafunc.parametrize(EVENT_ARG, chosen.events, ids=[e.id for e in chosen.events])
         return
-    chunks = [tuple(chosen.events[i : i + size]) for i in range(0, len(chosen.events), size)]
+    chunks = run.chunks.get(id(chosen))
+    if chunks is None:
+        events = chosen.events
+        chunks = run.chunks[id(chosen)] = [
+            _Batch(tuple(events[start : start + size]), chosen, n)
+            for n, start in enumerate(range(0, len(events), size))
+        ]
     metafunc.parametrize(
-        EVENT_ARG,
-        [_Batch(chunk) for chunk in chunks],
-        ids=[f"batch-{n}-of-{len(chunks)}" for n in range(1, len(chunks) + 1)],
+        EVENT_ARG, chunks, ids=[f"batch-{n}-of-{len(chunks)}" for n in range(1, len(chunks) + 1)]
     )
+
+
+def _by_chunk(items: list[pytest.Item]) -> list[pytest.Item]:
+    """Batch tests reordered so that the tests of one chunk run one after another.
+
+    A selection's tests stay where its first one was; within it, chunk by chunk, each chunk's
+    metrics in their collected order. Other tests keep their places.
+    """
+    anchors: dict[int, int] = {}  # id() of a selection -> where its first test was
+
+    def place(numbered: tuple[int, pytest.Item]) -> tuple[int, int, int]:
+        n, item = numbered
+        case = item.stash.get(CASE_KEY, None)
+        if case is None or case.batch is None:
+            return (n, 0, n)
+        first = anchors.setdefault(id(case.batch.selection), n)
+        return (first, case.batch.position, n)
+
+    return [item for _, item in sorted(enumerate(items), key=place)]
 
 
 def _argnames(function: Any) -> tuple[str, ...]:
@@ -377,24 +414,27 @@ def _verdict_into_report(
     run: _Run,
 ) -> dict[str, object]:
     """Give the call report the case's outcome; return the outcome as report properties."""
+    event = case.event
+    assert event is not None
     outcome = item.stash.get(OUTCOME_KEY, None)
     if outcome is None:  # the metric raised: pytest's report keeps the traceback
         excinfo = call.excinfo
         reason = f"{excinfo.typename}: {excinfo.value}" if excinfo else "error"
         outcome = Outcome("error", reason)
+    prompt, response = _snippets(event)
     verdict: dict[str, object] = {
         "verdict": outcome.kind,
         "reason": outcome.reason,
         "score": outcome.score,
-        "input": case.event.prompt[:_SNIPPET],
-        "output": case.event.response[:_SNIPPET],
+        "input": prompt,
+        "output": response,
     }
     usage = _judge_usage(item)
     if usage:
         verdict["judge_usage"] = usage
     if VOTES_KEY in item.stash:
         verdict["judge_votes"] = item.stash[VOTES_KEY]
-    label = f"{case.spec.suite}/{case.spec.metric}[{case.event.id}]"
+    label = f"{case.spec.suite}/{case.spec.metric}[{event.id}]"
     if outcome.kind == "failed":
         gate = _tolerating_gate(case.spec, run)
         if gate is not None:
@@ -455,29 +495,37 @@ def _judge_usage(item: pytest.Item) -> dict[str, dict[str, int]] | None:
     return {model: u.as_dict() for model, u in usage.items()} if usage else None
 
 
-def _run_batch(item: pytest.Function, case: _Case, funcargs: dict[str, Any]) -> None:
+def _snippets(event: Event) -> tuple[str, str]:
+    """The start of the event's prompt and response, kept in the results details."""
+    try:
+        return event.prompt[:_SNIPPET], event.response[:_SNIPPET]
+    except EventLineError:  # the metric met the same error: its case is an error already
+        return "", ""
+
+
+def _run_batch(
+    item: pytest.Function, batch: _Batch, threshold: float, funcargs: dict[str, Any], run: _Run
+) -> None:
     """Batch mode: the metric on every event of the chunk, each outcome kept as a case would."""
+    if run.parsed_batch is not batch:  # a new chunk: the one before is done with
+        if run.parsed_batch is not None:
+            for event in run.parsed_batch.events:
+                event._drop_parsed()
+        run.parsed_batch = batch
+    if batch.snippets is None:
+        batch.snippets = [_snippets(event) for event in batch.events]
     results: list[list[object]] = []
-    for event in case.events:
+    for event, (prompt, response) in zip(batch.events, batch.snippets, strict=True):
         funcargs[EVENT_ARG] = event
         try:
-            outcome, votes = _evaluate(item, funcargs, case.spec.threshold)
+            outcome, votes = _evaluate(item, funcargs, threshold)
         except pytest.skip.Exception:
             continue  # skipped, as a skipped case, is not counted
         except Exception as exc:  # an error of this event only; the others still run
             outcome, votes = Outcome("error", f"{type(exc).__name__}: {exc}"), None
         results.append(
-            [
-                event.id,
-                outcome.kind,
-                outcome.reason,
-                outcome.score,
-                event.prompt[:_SNIPPET],
-                event.response[:_SNIPPET],
-                votes,
-            ]
+            [event.id, outcome.kind, outcome.reason, outcome.score, prompt, response, votes]
         )
-        event._drop_parsed()
     item.stash[BATCH_RESULTS_KEY] = results
 
 

@@ -98,14 +98,26 @@ def build(
     }
 
 
-def _atomic_write(path: Path, data: bytes, exclusive: bool) -> Path:
-    """Write through a temporary file so that readers never see half a file.
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it, so it is read once, at import
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes a file only its owner may read; results and cached answers are for the team's
+# dashboards and runs too, so they get the mode any new file gets.
+_NEW_FILE_MODE = 0o666 & ~_umask()
+
+
+def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> Path:
+    """Write through a temporary file so that readers never see half a file; returns the path.
 
     With `exclusive`, an existing file is never replaced: `name_2.json`, `name_3.json`, ... are
     tried instead (two runs in the same second both keep their results).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    os.fchmod(fd, _NEW_FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -179,11 +191,11 @@ def write(
 ) -> Path:
     """Write the run's file and refresh evaluation_summary.json; return the run's file."""
     if explicit_path is not None:
-        return _atomic_write(explicit_path, _dump(results), exclusive=False)
+        return write_atomically(explicit_path, _dump(results), exclusive=False)
     run_path = results_dir / f"evaluation_results_{now.strftime(_STAMP)}.json"
     trend = _trend(results_dir, now, results["summary"]["overall_score"], exclude=run_path)
-    written = _atomic_write(run_path, _dump(results), exclusive=True)
-    _atomic_write(
+    written = write_atomically(run_path, _dump(results), exclusive=True)
+    write_atomically(
         results_dir / SUMMARY_NAME, _dump(_summary(results, written, trend)), exclusive=False
     )
     return written

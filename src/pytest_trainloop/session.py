@@ -39,7 +39,7 @@ def _case(
     votes: object,
     usage: object = None,
 ) -> Case:
-    """A case from the values a report carried (per case or batch), each checked for type."""
+    """A case from the values a per-case report carried, each checked for type."""
     return Case(
         suite,
         metric,
@@ -150,13 +150,14 @@ class TrainloopSession:
         if report.nodeid in self._counted or not isinstance(results, list):
             return  # one report per batch test: no need to mark each of its events counted
         self._counted.add(report.nodeid)
-        for event_id, kind, reason, score, prompt, response, votes in results:
-            self.tally.add(
-                _case(suite, metric, event_id, kind, reason, score, prompt, response, votes)
-            )
+        tally = self.tally.metric(suite, metric)
+        # Rows are made by our own `_run_batch`, in `count`'s order: folded without a `Case`
+        # each, which cost a third of a 100k-event batch run.
+        for row in results:
+            tally.count(*row)
         usage = props.get("judge_usage")
         if isinstance(usage, dict):
-            merge_usage(self.tally.metric(suite, metric).judge_usage, usage)
+            merge_usage(tally.judge_usage, usage)
 
     def _crashed(self, report: pytest.TestReport) -> None:
         """A report made up by pytest-xdist for a case whose worker died."""

@@ -53,6 +53,41 @@ class MetricTally:
     def total(self) -> int:
         return self.passed + self.failed + self.errors
 
+    def count(
+        self,
+        event_id: str,
+        kind: str,
+        reason: str,
+        score: float | None,
+        input: str,
+        output: str,
+        judge_votes: list[Any] | None,
+    ) -> None:
+        """One case: its verdict counted, its detail kept for the results file.
+
+        Batch mode calls this once per event with the values of its report's row, so the
+        arguments come in the order of a row.
+        """
+        if kind == "passed":
+            self.passed += 1
+        else:
+            if kind == "failed":
+                self.failed += 1
+            else:
+                self.errors += 1
+            if reason:
+                self.reasons[reason.splitlines()[0][:120]] += 1
+        detail: dict[str, Any] = {"event_id": event_id, "verdict": kind}
+        if score is not None:
+            detail["score"] = score
+        if reason:
+            detail["reason"] = reason
+        detail["input"] = input
+        detail["output"] = output
+        if judge_votes:
+            detail["judge_votes"] = judge_votes
+        self.details.append(detail)
+
     @property
     def score(self) -> float | None:
         return self.passed / self.total if self.total else None
@@ -99,26 +134,17 @@ class Tally:
 
     def add(self, case: Case) -> None:
         tally = self.metric(case.suite, case.metric)
-        if case.kind == "passed":
-            tally.passed += 1
-        elif case.kind == "failed":
-            tally.failed += 1
-        else:
-            tally.errors += 1
-        if case.kind != "passed" and case.reason:
-            tally.reasons[case.reason.splitlines()[0][:120]] += 1
-        detail: dict[str, Any] = {"event_id": case.event_id, "verdict": case.kind}
-        if case.score is not None:
-            detail["score"] = case.score
-        if case.reason:
-            detail["reason"] = case.reason
-        detail["input"] = case.input
-        detail["output"] = case.output
-        if case.judge_votes:
-            detail["judge_votes"] = case.judge_votes
+        tally.count(
+            case.event_id,
+            case.kind,
+            case.reason,
+            case.score,
+            case.input,
+            case.output,
+            case.judge_votes,
+        )
         if case.judge_usage:
             merge_usage(tally.judge_usage, case.judge_usage)
-        tally.details.append(detail)
 
     def suites(self) -> dict[str, list[MetricTally]]:
         by_suite: dict[str, list[MetricTally]] = {}

@@ -9,12 +9,12 @@ committed so that CI can replay every verdict offline.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from pytest_trainloop.results import write_atomically
 
 MODES = ("use", "refresh", "off", "replay")
 
@@ -51,14 +51,5 @@ class JudgeCache:
     def put(self, key: str, entry: dict[str, Any]) -> None:
         if self.mode == "off":
             return
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = orjson.dumps(entry, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomically(self._path(key), data)
