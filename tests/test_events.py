@@ -17,6 +17,7 @@ import pytest
 from pytest_trainloop import EventsNotFoundError, Usage, read_events, validate_event
 from pytest_trainloop import events as events_module
 from pytest_trainloop.events import EventLineError
+from pytest_trainloop.gate import gate
 from tests.conftest import documented_event, flat_event, write_lines
 
 
@@ -366,7 +367,7 @@ def test_the_fast_gate_passes_only_what_the_full_check_passes_with_the_same_key(
     for event in events:
         for variant in _variants(event):
             line = json.dumps(variant).encode()  # orjson cannot write ints past 64 bits
-            key = events_module._gate(line)
+            key = gate(line)
             errors: list[str] = []
             full_key = events_module._check(orjson.loads(line), errors)
             if key is not None:
@@ -377,7 +378,7 @@ def test_the_fast_gate_passes_only_what_the_full_check_passes_with_the_same_key(
     # The gate is not vacuous: the usual lines (unchanged fields, unknown fields) go through it.
     assert gated > checked // 4
     for event in usual:
-        assert events_module._gate(orjson.dumps(event)) is not None
+        assert gate(orjson.dumps(event)) is not None
 
 
 # --- lines are read again from their files ----------------------------------------------------

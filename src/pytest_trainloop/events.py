@@ -21,9 +21,8 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
-import msgspec
 import orjson
 
 __all__ = [
@@ -572,99 +571,6 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-# --- the fast gate ------------------------------------------------------------------------------
-#
-# Checking a parsed dict field by field in Python cost as much as parsing it. These structs let
-# msgspec check the common case in C while it decodes, building only the checked fields. The
-# gate is stricter than `_check`, never looser: whatever it refuses (an odd shape, a big integer,
-# a field of another shape, an unusual timestamp) goes the slow way, through orjson and `_check`,
-# which alone decides what is wrong and says so. tests/test_events.py holds them to that.
-
-# Within orjson's range of ints (it reads wider ones as floats, which int fields refuse).
-_JsonInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-
-
-class _GateMessage(msgspec.Struct):
-    role: str
-    content: str | list[Any] | None = None
-
-
-class _GateUsage(msgspec.Struct):
-    prompt_tokens: _JsonInt | None = None
-    completion_tokens: _JsonInt | None = None
-    total_tokens: _JsonInt | None = None
-    input_tokens: _JsonInt | None = None
-    output_tokens: _JsonInt | None = None
-
-
-class _GateOutput(msgspec.Struct):
-    content: str | list[Any] | None = None
-    role: str | None = None
-    finish_reason: str | None = None
-    stop_reason: str | None = None
-    tool_calls: list[Any] | None = None
-    usage: _GateUsage | None = None
-
-
-class _GateInput(msgspec.Struct):
-    messages: list[_GateMessage]
-    model: str | None = None
-
-
-class _GateMetadata(msgspec.Struct):
-    provider: str | None = None
-    model: str | None = None
-    duration_ms: int | float | None = None
-    request_id: str | None = None
-    error: str | dict[str, Any] | None = None
-    tags: list[str] | None = None
-
-
-class _GateLine(msgspec.Struct):
-    """Both shapes at once; which one a line is in is decided after decoding, as `_check` does."""
-
-    input: _GateInput | list[_GateMessage]
-    output: _GateOutput | None
-    metadata: _GateMetadata | None = None
-    timestamp: str | None = None
-    tag: str | msgspec.UnsetType | None = msgspec.UNSET
-    durationMs: int | float | msgspec.UnsetType | None = msgspec.UNSET
-    model: str | None = None
-    url: str | None = None
-    modelParams: dict[str, Any] | None = None
-    location: dict[str, Any] | None = None
-    startTimeMs: int | float | None = None
-    endTimeMs: int | float | None = None
-
-
-_GATE = msgspec.json.Decoder(_GateLine)
-
-
-def _gate(line: bytes) -> _Key | None:
-    """The line's key when the gate passes it; None sends it the slow way."""
-    try:
-        gated = _GATE.decode(line)
-    except (msgspec.MsgspecError, ValueError, RecursionError):  # ValueError: bad UTF-8
-        return None
-    inp, succeeded = gated.input, gated.output is not None
-    errors: list[str] = []
-    if gated.tag is not msgspec.UNSET or gated.durationMs is not msgspec.UNSET or type(inp) is list:
-        if type(inp) is not list:  # a flat line's input must be its messages
-            return None
-        tag, start = gated.tag, gated.startTimeMs
-        timestamp = None if start is None else _timestamp_from_ms(start, errors)
-        if errors:
-            return None
-        return (None, (tag,) if type(tag) is str and tag else (), timestamp, succeeded)
-    timestamp = _parse_timestamp(gated.timestamp, errors)
-    if errors:
-        return None
-    metadata = gated.metadata
-    if metadata is None:
-        return (None, (), timestamp, succeeded)
-    return (metadata.request_id, tuple(metadata.tags or ()), timestamp, succeeded)
-
-
 class _Reader:
     """Reads files in order, giving each event an id unique within the whole folder."""
 
@@ -692,6 +598,8 @@ class _Reader:
         return candidate
 
     def read_file(self, path: Path) -> None:
+        from pytest_trainloop.gate import gate  # here: msgspec and its structs take 20 ms to load
+
         gzipped = path.name.endswith(".gz")
         file = _EventFile(path, _display_path(path), keep_lines=gzipped)
         lineno = offset = 0
@@ -706,7 +614,7 @@ class _Reader:
                     if lineno == 1 and line.startswith(_BOM):
                         line = line[len(_BOM) :]
                         start += len(_BOM)
-                    key = _gate(line) or self._check_slowly(file.shown, lineno, line)
+                    key = gate(line) or self._check_slowly(file.shown, lineno, line)
                     if key is not None:
                         request_id, tags, timestamp, succeeded = key
                         event_id = self._unique_id(request_id, line)

@@ -1,0 +1,104 @@
+"""The fast gate of the event reader: most lines are checked here, in C, while decoded.
+
+Checking a parsed dict field by field in Python cost as much as parsing it. These structs let
+msgspec check the common case while it decodes, building only the checked fields. The gate is
+stricter than `events._check`, never looser: whatever it refuses (an odd shape, a big integer,
+a field of another shape, an unusual timestamp) goes the slow way, through orjson and
+`events._check`, which alone decides what is wrong and says so. tests/test_events.py holds the
+two to that.
+
+A module of its own, imported when events are first read: loading msgspec and building the
+decoder costs about 20 ms, which a run without --trainloop should not pay.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from pytest_trainloop.events import _Key, _parse_timestamp, _timestamp_from_ms
+
+# Within orjson's range of ints (it reads wider ones as floats, which int fields refuse).
+_JsonInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+
+class _GateMessage(msgspec.Struct):
+    role: str
+    content: str | list[Any] | None = None
+
+
+class _GateUsage(msgspec.Struct):
+    prompt_tokens: _JsonInt | None = None
+    completion_tokens: _JsonInt | None = None
+    total_tokens: _JsonInt | None = None
+    input_tokens: _JsonInt | None = None
+    output_tokens: _JsonInt | None = None
+
+
+class _GateOutput(msgspec.Struct):
+    content: str | list[Any] | None = None
+    role: str | None = None
+    finish_reason: str | None = None
+    stop_reason: str | None = None
+    tool_calls: list[Any] | None = None
+    usage: _GateUsage | None = None
+
+
+class _GateInput(msgspec.Struct):
+    messages: list[_GateMessage]
+    model: str | None = None
+
+
+class _GateMetadata(msgspec.Struct):
+    provider: str | None = None
+    model: str | None = None
+    duration_ms: int | float | None = None
+    request_id: str | None = None
+    error: str | dict[str, Any] | None = None
+    tags: list[str] | None = None
+
+
+class _GateLine(msgspec.Struct):
+    """Both shapes at once; which one a line is in is decided after decoding, as `_check` does."""
+
+    input: _GateInput | list[_GateMessage]
+    output: _GateOutput | None
+    metadata: _GateMetadata | None = None
+    timestamp: str | None = None
+    tag: str | msgspec.UnsetType | None = msgspec.UNSET
+    durationMs: int | float | msgspec.UnsetType | None = msgspec.UNSET
+    model: str | None = None
+    url: str | None = None
+    modelParams: dict[str, Any] | None = None
+    location: dict[str, Any] | None = None
+    startTimeMs: int | float | None = None
+    endTimeMs: int | float | None = None
+
+
+_GATE = msgspec.json.Decoder(_GateLine)
+
+
+def gate(line: bytes) -> _Key | None:
+    """The line's key when the gate passes it; None sends it the slow way."""
+    try:
+        gated = _GATE.decode(line)
+    except (msgspec.MsgspecError, ValueError, RecursionError):  # ValueError: bad UTF-8
+        return None
+    inp, succeeded = gated.input, gated.output is not None
+    errors: list[str] = []
+    if gated.tag is not msgspec.UNSET or gated.durationMs is not msgspec.UNSET or type(inp) is list:
+        if type(inp) is not list:  # a flat line's input must be its messages
+            return None
+        tag, start = gated.tag, gated.startTimeMs
+        timestamp = None if start is None else _timestamp_from_ms(start, errors)
+        if errors:
+            return None
+        return (None, (tag,) if type(tag) is str and tag else (), timestamp, succeeded)
+    timestamp = _parse_timestamp(gated.timestamp, errors)
+    if errors:
+        return None
+    metadata = gated.metadata
+    if metadata is None:
+        return (None, (), timestamp, succeeded)
+    return (metadata.request_id, tuple(metadata.tags or ()), timestamp, succeeded)
