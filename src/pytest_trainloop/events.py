@@ -348,6 +348,36 @@ class Event:
         return (raw.get("metadata") or {}).get("duration_ms")
 
 
+def _slot_setters(*names: str) -> tuple[Any, ...]:
+    return tuple(Event.__dict__[name].__set__ for name in names)
+
+
+_SET_ID, _SET_TAGS, _SET_TIMESTAMP, _SET_SUCCEEDED, _SET_FILE, _SET_INDEX, _SET_PARSED = (
+    _slot_setters("id", "tags", "timestamp", "succeeded", "_file", "_index", "_parsed")
+)
+
+
+def _new_event(
+    event_id: str,
+    tags: tuple[str, ...],
+    timestamp: datetime | None,
+    succeeded: bool,
+    file: _EventFile,
+    index: int,
+) -> Event:
+    """`Event(...)` at half the cost, for the reader's hottest line: the slots are set directly,
+    where a frozen dataclass's `__init__` goes through `object.__setattr__` for each field."""
+    event = object.__new__(Event)
+    _SET_ID(event, event_id)
+    _SET_TAGS(event, tags)
+    _SET_TIMESTAMP(event, timestamp)
+    _SET_SUCCEEDED(event, succeeded)
+    _SET_FILE(event, file)
+    _SET_INDEX(event, index)
+    _SET_PARSED(event, None)
+    return event
+
+
 class EventsNotFoundError(Exception):
     """The events folder is missing or holds no event file."""
 
@@ -620,7 +650,9 @@ class _Reader:
                         event_id = self._unique_id(request_id, line)
                         index = file.add(lineno, start, line)
                         tags = self._tags.setdefault(tags, tags)
-                        self.events.append(Event(event_id, tags, timestamp, succeeded, file, index))
+                        self.events.append(
+                            _new_event(event_id, tags, timestamp, succeeded, file, index)
+                        )
         except (OSError, EOFError, zlib.error) as exc:
             # A corrupt or cut-off .gz: keep what came before, say where it broke, go on.
             self.bad_lines.append(

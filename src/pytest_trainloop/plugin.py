@@ -457,8 +457,9 @@ def _call_metric(item: pytest.Function, funcargs: dict[str, Any]) -> object:
     if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
         import asyncio  # only then: asyncio costs ~13 ms to import
 
-        asyncio.run(value)
-    if RETURNED_KEY in item.stash:  # an async metric's verdict, kept by `_keep_returned_value`
+        value = asyncio.run(value)
+    # An async metric's verdict, kept by `_keep_returned_value`, whose wrapper returns None.
+    if value is None and RETURNED_KEY in item.stash:
         value = item.stash[RETURNED_KEY]
         del item.stash[RETURNED_KEY]
     return value
