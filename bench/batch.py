@@ -10,16 +10,20 @@ Two trivial metrics (response length, prompt not empty) over N generated events,
 - floor: a plain Python script that parses every line with orjson, keeps the events with an
   output, and runs the same two checks on the dicts.
 
-Also per-case mode for comparison at the same N when `--per-case` is given (slow at 100k).
+Also per-case mode for comparison at the same N when `--per-case` is given (slow at 100k), and
+with `--phases` where batch mode's time goes (bench/phases.py: when each phase ended, from
+pytest's start-up to the end of its run).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,6 +59,7 @@ def timed(args: list[str], cwd: Path) -> float:
     # bench/cases.py), and pytest reads and rewrites that list at each run: a cost of the
     # leftovers, not of batch mode.
     shutil.rmtree(cwd / ".pytest_cache", ignore_errors=True)
+    shutil.rmtree(cwd / "data" / "results", ignore_errors=True)  # 100 MB a run at 100k
     start = time.perf_counter()
     subprocess.run(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
@@ -65,6 +70,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--per-case", action="store_true")
+    parser.add_argument("--phases", action="store_true")
     args = parser.parse_args()
     root = HERE / "bench-data" / f"cases-{args.events}"
     trainloop, floor = make_projects(root, args.events, 0)
@@ -98,6 +104,26 @@ def main() -> None:
     for name, median in medians.items():
         print(f"{args.events} events, {name:12}: median {median:6.2f} s")
     print(f"batch / orjson floor: {medians['batch'] / medians['orjson floor']:.2f}")
+    if args.phases:
+        command, cwd = runs["batch"]
+        # Only the plugin on the path: bench/xdist.py would shadow pytest-xdist.
+        plugin_dir = Path(tempfile.mkdtemp())
+        shutil.copy(HERE / "phases.py", plugin_dir)
+        for _ in range(args.repeat):
+            shutil.rmtree(cwd / ".pytest_cache", ignore_errors=True)
+            start = time.perf_counter()
+            done = subprocess.run(
+                [*command, "-p", "phases"],
+                cwd=cwd,
+                env={**os.environ, "PYTHONPATH": str(plugin_dir)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=True,
+            )
+            wall = time.perf_counter() - start
+            [line] = [x for x in done.stderr.splitlines() if x.startswith("phases: ")]
+            print(f"{line} (process wall {wall:.2f} s)")
 
 
 if __name__ == "__main__":

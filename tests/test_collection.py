@@ -166,6 +166,22 @@ def test_a_metric_without_an_event_argument_is_an_error(tagged: Project) -> None
     result.stdout.fnmatch_lines(["*a trainloop_suite metric must take an `event` argument"])
 
 
+def test_two_metrics_of_one_name_in_one_suite_are_an_error(tagged: Project) -> None:
+    metric = (
+        'import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["g"])\ndef m(event):\n    pass\n'
+    )
+    tagged.metrics(metric, name="test_one")
+    tagged.metrics(metric, name="test_two")
+    result = tagged.run("--trainloop")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        [
+            "*test_two.py::m: suite 's' already has a metric named 'm' (test_one.py::m); "
+            "give one of them another name or another suite"
+        ]
+    )
+
+
 def test_the_marker_is_registered(project: Project) -> None:
     result = project.run("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.trainloop_suite(name, *, tags, *"])

@@ -4,9 +4,11 @@ Two shapes reach us. The documented one (`timestamp`, `input{messages,...}`, `ou
 `metadata{tags,...}`) and the flat one the TrainLoop SDKs write (`tag`, `durationMs`, `input`
 as a messages list, `output{content}`, `model`, `modelParams`, `startTimeMs`, ...).
 
-Reading is the hot path (hundreds of thousands of lines), so each line is parsed once, checked
-once by `_check` (the same function `validate_event` uses), and kept as its parsed dict; an
-`Event` derives its other attributes from that dict when they are asked for.
+Reading is the hot path (hundreds of thousands of lines). Each line goes through the gate
+(`gate.py`: msgspec checks it in C while decoding only the fields we check); a line the gate
+refuses is parsed with orjson and checked by `_check`, the function `validate_event` uses, which
+names every problem. An `Event` keeps where its line lies, not the line: the line is read and
+parsed again when a metric asks for it, and its other attributes derive from that dict.
 """
 
 from __future__ import annotations

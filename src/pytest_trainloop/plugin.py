@@ -77,6 +77,7 @@ class _Run:
     settings: Settings
     log: EventLog | None = None
     specs: dict[str, tuple[MetricSpec, tuple[str, ...]]] = field(default_factory=dict)
+    homes: dict[tuple[str, str], str] = field(default_factory=dict)  # (suite, metric) -> node id
     chosen: dict[tuple[Any, ...], Chosen] = field(default_factory=dict)
     chunks: dict[int, list[_Batch]] = field(default_factory=dict)  # by id() of their selection
     current_batch: _Batch | None = None  # the chunk whose snippets are kept
@@ -312,6 +313,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(EVENT_ARG, [pytest.param(None, id="suite-not-selected")])
         run.specs[where] = (spec, ())
         return
+    home = run.homes.setdefault((spec.suite, spec.metric), where)
+    if home != where:  # their counts would merge into one metric of the results
+        raise pytest.UsageError(
+            f"{where}: suite {spec.suite!r} already has a metric named {spec.metric!r} "
+            f"({home}); give one of them another name or another suite"
+        )
     run.specs[where] = (spec, _argnames(metafunc.function))
     chosen = run.choose(spec)
     if not chosen.events:
