@@ -1,6 +1,8 @@
-"""A worker that dies mid-run: its case counts as an error of its metric, results still written."""
+"""Runs that break under the plugin: a worker that dies, an events file cut while it runs."""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.conftest import Project, documented_event
 
@@ -24,3 +26,27 @@ def sometimes_dies(event):
     [crashed] = [d for d in metric["details"] if d["verdict"] == "error"]
     assert crashed["event_id"] == "e3"
     assert "crashed" in crashed["reason"]
+
+
+@pytest.mark.parametrize("batch", [[], ["--trainloop-batch"]])
+def test_an_events_file_cut_during_the_run_makes_errors_that_say_so(
+    project: Project, batch: list[str]
+) -> None:
+    path = project.events([documented_event(f"e{i}", tags=["t"]) for i in range(4)])
+    project.metrics(f"""
+import pytest
+from pathlib import Path
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def cuts_the_file(event):
+    hello = event.response.startswith("Hello")
+    if event.id == "e0":
+        Path({str(path)!r}).write_bytes(b"")
+    return hello
+""")
+    result = project.run("--trainloop", *batch)
+    assert result.ret == 1
+    [metric] = project.results()["suites"]["s"]["metrics"].values()
+    assert (metric["passed"], metric["errors"]) == (1, 3)
+    reasons = [d["reason"] for d in metric["details"] if d["verdict"] == "error"]
+    assert all("day1.jsonl:" in r and "the file was cut short" in r for r in reasons), reasons

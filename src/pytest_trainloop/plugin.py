@@ -211,7 +211,6 @@ class _Run:
                 props.update(_batch_into_report(item, report, case, self))
             else:
                 verdict = _verdict_into_report(item, call, report, case, self)
-                case.event._drop_parsed()  # type: ignore[union-attr]  # keeps a run's memory near its unparsed lines
                 # On the item too: JUnit XML takes a case's properties from its teardown report.
                 item.user_properties.extend(to_properties(verdict))
                 report.user_properties = list(item.user_properties)
@@ -429,6 +428,7 @@ def _verdict_into_report(
         reason = f"{excinfo.typename}: {excinfo.value}" if excinfo else "error"
         outcome = Outcome("error", reason)
     prompt, response = _snippets(event)
+    event._drop_parsed()  # the case is done with it: a run holds no parsed line per case
     verdict: dict[str, object] = {
         "verdict": outcome.kind,
         "reason": outcome.reason,
