@@ -421,6 +421,20 @@ def test_an_events_file_rewritten_during_a_run_is_a_clear_error(
         _ = event.raw
 
 
+def test_a_file_cut_below_a_line_not_yet_read_again_is_a_clear_error(data_folder: Path) -> None:
+    # More than one read-ahead block of lines: the last ones are read after the cut.
+    path = write_lines(
+        data_folder / "events" / "a.jsonl",
+        [documented_event(f"r{n}", content="x" * 2000) for n in range(200)],
+    )
+    events = read_events(data_folder).events
+    assert events[0].raw["metadata"]["request_id"] == "r0"
+    with path.open("r+b") as cut:
+        cut.truncate(path.stat().st_size // 2)
+    with pytest.raises(EventLineError, match=r"a\.jsonl:200: the file was cut short"):
+        _ = events[-1].raw
+
+
 def test_reading_lines_again_keeps_few_files_open(data_folder: Path) -> None:
     for n in range(80):
         write_lines(data_folder / "events" / f"{n:03}.jsonl", [documented_event(f"r{n}")])

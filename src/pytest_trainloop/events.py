@@ -131,9 +131,13 @@ class EventLineError(Exception):
 
 
 # Open descriptors of events files, oldest use first: bounded, so that a folder of thousands
-# of files never runs the process out of descriptors.
+# of files never runs the process out of descriptors (nor holds a read-ahead block for each).
 _OPEN_FILES: dict[_EventFile, int] = {}
 _MAX_OPEN_FILES = 32
+# Lines are read again in file order (a metric's cases, a chunk), so a block is read at once:
+# one pread per line cost 2-3 µs, as much as half of parsing the line.
+_READ_AHEAD = 256 * 1024
+_NO_BLOCK = (0, b"")
 
 
 class _EventFile:
@@ -141,10 +145,21 @@ class _EventFile:
 
     Events of a plain file keep only their line's offset and length (16 bytes) and read the line
     again when it is asked for: holding every line would cost a run the size of its files in
-    memory. Lines of a `.gz` file cannot be reached by offset, so they are kept.
+    memory. Lines of a `.gz` file cannot be reached by offset, so they are kept. A line read
+    again comes from a block read ahead, which holds what the file said when it was read.
     """
 
-    __slots__ = ("identity", "kept", "lengths", "linenos", "offsets", "path", "shown", "size")
+    __slots__ = (
+        "block",
+        "identity",
+        "kept",
+        "lengths",
+        "linenos",
+        "offsets",
+        "path",
+        "shown",
+        "size",
+    )
 
     def __init__(self, path: Path, shown: str, keep_lines: bool) -> None:
         self.path = path
@@ -155,6 +170,7 @@ class _EventFile:
         self.kept: list[bytes] | None = [] if keep_lines else None
         self.identity = (0, 0)  # (device, inode) as first read
         self.size = 0  # bytes read; appending is fine, replacing or cutting is not
+        self.block = _NO_BLOCK  # (offset, bytes) read ahead from the file
 
     def add(self, lineno: int, offset: int, line: bytes) -> int:
         """Note where an event's line is; returns the event's index within this file."""
@@ -169,17 +185,23 @@ class _EventFile:
     def line(self, index: int) -> bytes:
         if self.kept is not None:
             return self.kept[index]
-        length = self.lengths[index]
-        data = os.pread(self._descriptor(), length, self.offsets[index])
-        if len(data) != length:
-            raise EventLineError(f"{self.shown}:{self.linenos[index]}: the file was cut short")
-        return data
+        offset, length = self.offsets[index], self.lengths[index]
+        start, block = self.block
+        at = offset - start
+        if at < 0 or at + length > len(block):
+            block = os.pread(self._descriptor(), max(length, _READ_AHEAD), offset)
+            if len(block) < length:
+                raise EventLineError(f"{self.shown}:{self.linenos[index]}: the file was cut short")
+            self.block, at = (offset, block), 0
+        return block[at : at + length]
 
     def _descriptor(self) -> int:
         fd = _OPEN_FILES.pop(self, None)  # put back below as the most recent
         if fd is None:
             if len(_OPEN_FILES) >= _MAX_OPEN_FILES:
-                os.close(_OPEN_FILES.pop(next(iter(_OPEN_FILES))))
+                oldest = next(iter(_OPEN_FILES))
+                os.close(_OPEN_FILES.pop(oldest))
+                oldest.block = _NO_BLOCK
             try:
                 fd = os.open(self.path, os.O_RDONLY)
             except OSError as exc:
