@@ -25,8 +25,9 @@ import textwrap
 import time
 from pathlib import Path
 
+from data import generate
+
 HERE = Path(__file__).resolve().parent
-GENERATOR = HERE.parents[1] / "shared" / "tools" / "gen_events.py"
 
 # Run in a child so that RUSAGE_CHILDREN measures exactly one pytest process.
 MEASURE = textwrap.dedent("""
@@ -89,23 +90,7 @@ def make_projects(root: Path, events: int, min_len: int) -> tuple[Path, Path]:
         project.mkdir(parents=True, exist_ok=True)
         (project / "pytest.ini").write_text("[pytest]\n")
         (project / name).write_text(source.replace("{min_len}", str(min_len)))
-        if not (project / "data" / "events").is_dir():
-            subprocess.run(
-                [
-                    sys.executable,
-                    str(GENERATOR),
-                    "-n",
-                    str(events),
-                    "--out",
-                    str(project / "data"),
-                    "--force-tag",
-                    "bench",
-                    "--error-rate",
-                    "0",
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+        generate(project / "data", events, "--force-tag", "bench", "--error-rate", "0")
     return trainloop, floor
 
 

@@ -18,36 +18,14 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+from data import generate
 
 from pytest_trainloop import read_events
-
-GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "tools" / "gen_events.py"
-
-
-def ensure_data(folder: Path, events: int) -> None:
-    if any((folder / "events").glob("*.jsonl")):
-        return
-    subprocess.run(
-        [
-            sys.executable,
-            str(GENERATOR),
-            "-n",
-            str(events),
-            "--out",
-            str(folder),
-            "--corrupt",
-            "20",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
 
 
 def bare_loop(folder: Path, keep: bool) -> int:
@@ -90,7 +68,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     folder = args.data or Path(__file__).parent / "bench-data" / str(args.events)
-    ensure_data(folder, args.events)
+    generate(folder, args.events, "--corrupt", "20")
 
     log = read_events(folder)
     counts = len(log.events), len(log.bad_lines), len(log.files)
