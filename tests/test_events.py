@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -442,3 +443,23 @@ def test_reading_lines_again_keeps_few_files_open(data_folder: Path) -> None:
     open_before = len(os.listdir("/proc/self/fd"))
     assert [e.raw["metadata"]["request_id"] for e in log.events] == [f"r{n}" for n in range(80)]
     assert len(os.listdir("/proc/self/fd")) - open_before <= 32
+
+
+def test_lines_read_again_from_many_threads_are_each_the_right_one(data_folder: Path) -> None:
+    # More files than descriptors kept open and lines past one read-ahead block: threads evict
+    # each other's descriptors and blocks, and each must still get its own event's line.
+    for n in range(40):
+        write_lines(
+            data_folder / "events" / f"{n:03}.jsonl",
+            [documented_event(f"r{n}-{i}", content="x" * 3000) for i in range(100)],
+        )
+    events = read_events(data_folder).events
+
+    def read_all(thread: int) -> list[bool]:
+        start = thread * len(events) // 7
+        order = events[start:] + events[:start]
+        return [orjson.loads(e.line)["metadata"]["request_id"] == e.id for e in order]
+
+    with ThreadPoolExecutor(max_workers=7) as pool:
+        checks = [ok for oks in pool.map(read_all, range(7)) for ok in oks]
+    assert len(checks) == 7 * len(events) and all(checks)

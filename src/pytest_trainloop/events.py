@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import os
 import re
+import threading
 import zlib
 from array import array
 from dataclasses import dataclass, field
@@ -133,6 +134,7 @@ class EventLineError(Exception):
 # Open descriptors of events files, oldest use first: bounded, so that a folder of thousands
 # of files never runs the process out of descriptors (nor holds a read-ahead block for each).
 _OPEN_FILES: dict[_EventFile, int] = {}
+_OPEN_FILES_LOCK = threading.Lock()
 _MAX_OPEN_FILES = 32
 # Lines are read again in file order (a metric's cases, a chunk), so a block is read at once:
 # one pread per line cost 2-3 µs, as much as half of parsing the line.
@@ -189,7 +191,8 @@ class _EventFile:
         start, block = self.block
         at = offset - start
         if at < 0 or at + length > len(block):
-            block = os.pread(self._descriptor(), max(length, _READ_AHEAD), offset)
+            with _OPEN_FILES_LOCK:  # a metric's threads must not close a descriptor in use
+                block = os.pread(self._descriptor(), max(length, _READ_AHEAD), offset)
             if len(block) < length:
                 raise EventLineError(f"{self.shown}:{self.linenos[index]}: the file was cut short")
             self.block, at = (offset, block), 0
