@@ -49,3 +49,6 @@ def cuts_the_file(event):
     assert (metric["passed"], metric["errors"]) == (0, 4)
     reasons = [d["reason"] for d in metric["details"]]
     assert all("day1.jsonl was replaced or cut while the run went on" in r for r in reasons)
+    # Shown at the metric's own line, without the reader's frames.
+    result.stdout.fnmatch_lines(["*day1.jsonl was replaced or cut while the run went on*"])
+    assert "pytest_trainloop/events.py" not in result.stdout.str()

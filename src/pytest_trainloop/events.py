@@ -40,6 +40,11 @@ __all__ = [
     "validate_event",
 ]
 
+# pytest leaves this module's frames out of a failing metric's traceback: an error met inside an
+# event's attribute (a file cut during the run, say) is shown at the metric's own line, with
+# its message; `--full-trace` shows them all.
+__tracebackhide__ = True
+
 _BOM = b"\xef\xbb\xbf"
 # Characters that survive pytest's id escaping and `-k` expressions unchanged.
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
