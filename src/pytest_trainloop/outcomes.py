@@ -42,14 +42,19 @@ class Outcome:
     score: float | None = None
 
 
+# The outcomes of the commonest returns, made once: frozen, so every case may share them.
+_PASSED = Outcome("passed")
+_FAILED = Outcome("failed")
+
+
 def _from_verdict(value: object, threshold: float) -> Outcome | None:
     """A bare verdict (not a tuple); None when `value` is not one."""
     if value is None:
-        return Outcome("passed")
+        return _PASSED
     if isinstance(value, Verdict):
         return Outcome("passed" if value.passed else "failed", value.reason, value.score)
     if isinstance(value, bool):
-        return Outcome("passed" if value else "failed")
+        return _PASSED if value else _FAILED
     if isinstance(value, int):
         if value in (0, 1):
             return Outcome("passed" if value else "failed", score=float(value))

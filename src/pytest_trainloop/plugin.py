@@ -461,6 +461,8 @@ def _verdict_into_report(
 def _call_metric(item: pytest.Function, funcargs: dict[str, Any]) -> object:
     """Call the metric with its arguments; what it returns (exceptions propagate)."""
     value = item.obj(**funcargs)
+    if type(value) is bool:  # the commonest return, and not a coroutine
+        return value
     if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
         import asyncio  # only then: asyncio costs ~13 ms to import
 
@@ -484,6 +486,8 @@ def _evaluate(
         value = _call_metric(item, funcargs)
     except AssertionError as exc:
         return Outcome("failed", str(exc) or "assertion failed"), None
+    if value is True or value is False or value is None:  # the commonest: no votes to look for
+        return outcome_of(value, threshold), None
     votes = getattr(value, "votes", None)  # a judge's verdict carries its votes
     if not votes:
         return outcome_of(value, threshold), None
