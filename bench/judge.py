@@ -3,9 +3,10 @@
     python bench/judge.py [--cases 200] [--latency-ms 50] [--concurrency 16]
 
 200 cases, each one verdict from 2 models with k=3 (12 calls: 6 on the claim, 6 on its
-negation), cache off so every call goes out. Runs the suite serially and with `-n 4`, and
-prints the wall time, the ideal (calls x latency / calls allowed in flight) and their ratio,
-and the most calls the server saw in flight at once.
+negation), cache off so every call goes out. Runs the suite serially and with `-n 4`, and an
+async twin of its metric in batch mode (one test, its events 16 at a time); prints the wall
+time, the ideal (calls x latency / calls allowed in flight) and their ratio, and the most calls
+the server saw in flight at once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ import pytest
 @pytest.mark.trainloop_suite("judged", tags=["bench"])
 def judged(event, trainloop_judge):
     return trainloop_judge.assert_true(f"Reply {event.id} is helpful [true]")
+
+@pytest.mark.trainloop_suite("judged", tags=["bench"])
+async def judged_async(event, trainloop_judge):
+    return await trainloop_judge.assert_true_async(f"Reply {event.id} is helpful [true]")
 """
 
 
@@ -46,7 +51,8 @@ def make_project(folder: Path, cases: int, latency_ms: int, concurrency: int) ->
         for i in range(cases)
     ]
     (events / "bench.jsonl").write_text("\n".join(lines) + "\n")
-    (folder / "pytest.ini").write_text("[pytest]\n")
+    # pytest-asyncio (of the test extras) warns at each run without a loop scope.
+    (folder / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     (folder / "test_judge_bench.py").write_text(METRIC)
     (folder / "trainloop.config.yaml").write_text(
         "trainloop:\n  judge:\n"
@@ -89,7 +95,12 @@ def main() -> None:
     make_project(folder, args.cases, args.latency_ms, args.concurrency)
     latency = args.latency_ms / 1000
     for server in serving():
-        for label, extra, processes in (("serial", [], 1), ("-n 4", ["-n", "4"], 4)):
+        sync, batch = ["-k", "not judged_async"], ["-k", "judged_async", "--trainloop-batch"]
+        for label, extra, processes in (
+            ("serial", sync, 1),
+            ("-n 4", [*sync, "-n", "4"], 4),
+            ("batch", batch, 1),
+        ):
             wall, calls, peak = run(folder, server, extra)
             in_flight = args.concurrency * processes
             ideal = calls * latency / in_flight

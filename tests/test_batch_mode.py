@@ -95,6 +95,51 @@ def m(event, broken):
     assert (metric["errors"], metric["total"]) == (7, 7)
 
 
+ASYNC_METRIC = """
+import asyncio
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+async def mixed(event):
+    await asyncio.sleep(0.01 if event.id == "e2" else 0)  # finishes after the events behind it
+    n = int(event.id[1:])
+    if n == 0:
+        raise ValueError("broken")
+    if n == 1:
+        pytest.skip("not this one")
+    assert n % 3, "a multiple of 3"
+    return event.response == "Hello"
+"""
+
+
+@pytest.mark.parametrize("concurrency", ["1", "4"])
+def test_an_async_metric_in_batch_mode_gives_what_it_gives_per_case(
+    project: Project, concurrency: str
+) -> None:
+    project.events(
+        [
+            documented_event(f"e{i}", tags=["t"], content="Hello" if i % 4 else "Bye")
+            for i in range(10)
+        ]
+    )
+    project.metrics(ASYNC_METRIC)
+    _, per_case = results_json(project)
+    _, batch = results_json(
+        project,
+        "--trainloop-batch",
+        "--trainloop-batch-size",
+        "6",
+        "--trainloop-batch-concurrency",
+        concurrency,
+    )
+    assert batch == per_case
+    metric = batch["suites"]["s"]["metrics"]["mixed"]  # type: ignore[index]
+    # e0 an error, e1 skipped, e3 and e6 and e9 asserts, e4 and e8 say "Bye".
+    assert (metric["passed"], metric["failed"], metric["errors"]) == (3, 5, 1)
+    assert [d["event_id"] for d in metric["details"]][:3] == ["e0", "e2", "e3"]
+    assert metric["details"][0]["reason"] == "ValueError: broken"
+
+
 def test_batch_mode_from_the_ini_file_and_a_bad_size(project: Project) -> None:
     from tests.conftest import INI
 
@@ -104,9 +149,15 @@ def test_batch_mode_from_the_ini_file_and_a_bad_size(project: Project) -> None:
     )
     project.pytester.makeini(INI + "trainloop_batch = true\ntrainloop_batch_size = 3\n")
     project.run("--trainloop").assert_outcomes(passed=2)
-    result = project.run("--trainloop", "--trainloop-batch-size", "0")
+    for option in ("--trainloop-batch-size", "--trainloop-batch-concurrency"):
+        result = project.run("--trainloop", option, "0")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"ERROR: {option} must be at least 1"])
+    result = project.run("--trainloop", "--trainloop-batch-concurrency", "many")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --trainloop-batch-size must be at least 1"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: --trainloop-batch-concurrency must be a whole number >= 0, got 'many'"]
+    )
 
 
 def test_the_metrics_of_a_chunk_run_one_after_another(project: Project) -> None:

@@ -183,3 +183,34 @@ def test_batch_mode_reports_the_same_verdicts_votes_and_judge_usage(judged: Proj
     batch = judged.results()
     assert batch["suites"] == per_case["suites"]
     assert batch["judge_usage"] == per_case["judge_usage"]
+
+
+ASYNC_JUDGE_METRIC = """
+import pytest
+
+@pytest.mark.trainloop_suite("support", tags=["t"])
+async def is_polite(event, trainloop_judge):
+    mark = "[true]" if "Hello" in event.response else ""
+    return await trainloop_judge.assert_true_async(f"The reply {event.id} is polite {mark}")
+"""
+
+
+def test_in_batch_mode_an_async_judge_metric_has_many_verdicts_in_flight(
+    judged: Project, judge_server: JudgeServer
+) -> None:
+    # Each verdict asks 2 slow models about a claim and its negation: 4 calls at once. Events
+    # one by one never have more than one verdict's 4 calls at the server.
+    (judged.path / "trainloop.config.yaml").write_text(
+        CONFIG.replace("/truthful", "/slow:100") + '    cache: "off"\n'
+    )
+    judged.metrics(ASYNC_JUDGE_METRIC)
+    judged.run("--trainloop").assert_outcomes(passed=3, failed=3)
+    per_case = judged.results()["suites"]
+    assert judge_server.max_in_flight == 4
+    judged.run("--trainloop", "--trainloop-batch").assert_outcomes(failed=1)
+    assert judged.results()["suites"] == per_case
+    assert judge_server.max_in_flight > 4  # 6 verdicts x 4 calls, at most 16 (the judge's bound)
+    judge_server.max_in_flight = 0
+    judged.run("--trainloop", "--trainloop-batch", "--trainloop-batch-concurrency", "1")
+    assert judged.results()["suites"] == per_case
+    assert judge_server.max_in_flight == 4

@@ -12,7 +12,7 @@ import functools
 import gc
 import inspect
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +68,7 @@ class _Case:
     argnames: tuple[str, ...]
     event: Event | None  # not parsed until the test runs: collection stays cheap
     batch: _Batch | None
+    concurrent: bool = False  # an async metric in batch mode: the chunk's events run at once
 
 
 @dataclass(eq=False)  # registered as a plugin: compared and hashed by identity
@@ -168,15 +169,19 @@ class _Run:
                 identity["empty"] = item.get_closest_marker("skip").kwargs["reason"]  # type: ignore[union-attr]
             else:
                 identity.update(threshold=spec.threshold, min_score=spec.min_score)
+                asynchronous = inspect.iscoroutinefunction(item.obj)
                 if isinstance(param, _Batch):
                     identity["batch_size"] = len(param.events)
-                    item.stash[CASE_KEY] = _Case(spec, argnames, None, param)
+                    item.stash[CASE_KEY] = _Case(spec, argnames, None, param, asynchronous)
+                    if asynchronous:
+                        limit = self.settings.batch_concurrency
+                        item.obj = _evaluate_concurrently(item, item.obj, param, spec, limit)
                 else:
                     assert isinstance(param, Event)
                     identity["event"] = param.id
                     item.stash[CASE_KEY] = _Case(spec, argnames, param, None)
-                if inspect.iscoroutinefunction(item.obj):
-                    item.obj = _keep_returned_value(item, item.obj)
+                    if asynchronous:
+                        item.obj = _keep_returned_value(item, item.obj)
             item.user_properties.extend(to_properties(identity))
         if deselected:
             config.hook.pytest_deselected(items=deselected)
@@ -191,7 +196,7 @@ class _Run:
             return None
         funcargs = {name: pyfuncitem.funcargs[name] for name in case.argnames}
         if case.batch is not None:
-            _run_batch(pyfuncitem, case.batch, case.spec.threshold, funcargs, self)
+            _run_batch(pyfuncitem, case, funcargs, self)
         else:
             outcome, votes = _evaluate(pyfuncitem, funcargs, case.spec.threshold)
             pyfuncitem.stash[OUTCOME_KEY] = outcome
@@ -222,6 +227,7 @@ class _Run:
 RUN_KEY = pytest.StashKey[_Run]()
 CASE_KEY = pytest.StashKey[_Case]()
 BATCH_RESULTS_KEY = pytest.StashKey[list[tuple[object, ...]]]()
+CHUNK_KEY = pytest.StashKey[list[Any]]()  # what an async metric came to on each event of a chunk
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 RETURNED_KEY = pytest.StashKey[object]()
 JUDGE_KEY = pytest.StashKey[Any]()  # the case's trainloop_judge, when it asked for one
@@ -485,7 +491,14 @@ def _evaluate(
     try:
         value = _call_metric(item, funcargs)
     except AssertionError as exc:
-        return Outcome("failed", str(exc) or "assertion failed"), None
+        return _assert_failed(exc), None
+    return _judged(item, value, threshold)
+
+
+def _judged(
+    item: pytest.Function, value: object, threshold: float
+) -> tuple[Outcome, list[list[object]] | None]:
+    """The outcome of a metric that returned `value`, and a judge verdict's votes if any."""
     if value is True or value is False or value is None:  # the commonest: no votes to look for
         return outcome_of(value, threshold), None
     votes = getattr(value, "votes", None)  # a judge's verdict carries its votes
@@ -498,6 +511,24 @@ def _evaluate(
     return outcome_of(value, threshold), [
         [v.model, v.index, v.claim_answer, v.negation_answer] for v in votes
     ]
+
+
+def _assert_failed(exc: AssertionError) -> Outcome:
+    """A failed assert is the metric's "no", with the assertion's message as the reason."""
+    return Outcome("failed", str(exc) or "assertion failed")
+
+
+def _raised(exc: BaseException) -> Outcome | None:
+    """The outcome of a metric that raised `exc` (None: skipped, so not counted).
+
+    Only per case does an error keep pytest's own report and traceback; in batch mode it is
+    the error of its event, and the chunk's other events still run.
+    """
+    if isinstance(exc, AssertionError):
+        return _assert_failed(exc)
+    if isinstance(exc, pytest.skip.Exception):
+        return None
+    return Outcome("error", f"{type(exc).__name__}: {exc}")
 
 
 def _judge_usage(item: pytest.Item) -> dict[str, dict[str, int]] | None:
@@ -515,15 +546,27 @@ def _snippets(event: Event) -> tuple[str, str]:
         return "", ""
 
 
-def _run_batch(
-    item: pytest.Function, batch: _Batch, threshold: float, funcargs: dict[str, Any], run: _Run
-) -> None:
+# What a metric came to on one event of a chunk: (event, outcome or None if it skipped, votes).
+_Evaluated = tuple[Event, Outcome | None, list[list[object]] | None]
+
+
+def _run_batch(item: pytest.Function, case: _Case, funcargs: dict[str, Any], run: _Run) -> None:
     """Batch mode: the metric on every event of the chunk, each outcome kept as a case would.
 
     Each event is parsed, used and dropped at once: parsing a line again costs less than
     keeping a chunk of parsed lines alive (fresh memory for each, measured on 100k events).
     The snippets are cut by the chunk's first metric and reused by the others.
     """
+    batch = case.batch
+    assert batch is not None
+    evaluated: Iterable[_Evaluated]
+    if case.concurrent:
+        _call_metric(item, funcargs)  # `_evaluate_concurrently`'s coroutine: the whole chunk
+        chunk = item.stash[CHUNK_KEY]
+        del item.stash[CHUNK_KEY]
+        evaluated = chunk
+    else:
+        evaluated = _one_by_one(item, batch, case.spec.threshold, funcargs)
     if run.current_batch is not batch:  # a new chunk: the snippets of the one before are done
         if run.current_batch is not None:
             run.current_batch.snippets = None
@@ -533,14 +576,7 @@ def _run_batch(
     # Tuples, not lists: the garbage collector stops tracking a tuple of strings and numbers,
     # and Python's exit collected 200k list rows several times over (0.5 s at 100k events).
     results: list[tuple[object, ...]] = []
-    for n, event in enumerate(batch.events):
-        funcargs[EVENT_ARG] = event
-        try:
-            outcome, votes = _evaluate(item, funcargs, threshold)
-        except pytest.skip.Exception:
-            outcome = None  # skipped, as a skipped case, is not counted
-        except Exception as exc:  # an error of this event only; the others still run
-            outcome, votes = Outcome("error", f"{type(exc).__name__}: {exc}"), None
+    for n, (event, outcome, votes) in enumerate(evaluated):
         if first:
             snippets.append(_snippets(event))
         prompt, response = snippets[n]
@@ -550,6 +586,54 @@ def _run_batch(
                 (event.id, outcome.kind, outcome.reason, outcome.score, prompt, response, votes)
             )
     item.stash[BATCH_RESULTS_KEY] = results
+
+
+def _one_by_one(
+    item: pytest.Function, batch: _Batch, threshold: float, funcargs: dict[str, Any]
+) -> Iterator[_Evaluated]:
+    """A sync metric on the chunk's events, each evaluated as the caller asks for it."""
+    for event in batch.events:
+        funcargs[EVENT_ARG] = event
+        try:
+            value = _call_metric(item, funcargs)
+        except (Exception, pytest.skip.Exception) as exc:  # this event's; the others still run
+            yield event, _raised(exc), None
+        else:
+            yield event, *_judged(item, value, threshold)
+
+
+def _evaluate_concurrently(
+    item: pytest.Function, function: Any, batch: _Batch, spec: MetricSpec, limit: int
+) -> Any:
+    """An async metric in batch mode: one coroutine that evaluates every event of the chunk,
+    `limit` at a time, and leaves what each came to in the item's stash.
+
+    Run by whatever runs the test's coroutine (pytest-asyncio, in its event loop, or ours), so
+    async fixtures and the metric share one loop. A judge metric then has many verdicts in
+    flight, where one by one each waits for the last.
+    """
+
+    @functools.wraps(function)
+    async def evaluate_chunk(**funcargs: Any) -> None:
+        import asyncio
+
+        evaluated: list[_Evaluated | None] = [None] * len(batch.events)
+        waiting = iter(enumerate(batch.events))  # shared: each worker takes the next event
+
+        async def worker() -> None:
+            for n, event in waiting:
+                try:
+                    value = await function(**{**funcargs, EVENT_ARG: event})
+                except (Exception, pytest.skip.Exception) as exc:
+                    evaluated[n] = (event, _raised(exc), None)
+                else:
+                    evaluated[n] = (event, *_judged(item, value, spec.threshold))
+                event._drop_parsed()  # at most `limit` parsed events at a time
+
+        await asyncio.gather(*(worker() for _ in range(min(limit, len(batch.events)))))
+        item.stash[CHUNK_KEY] = evaluated
+
+    return evaluate_chunk
 
 
 def _batch_into_report(

@@ -22,6 +22,7 @@ from pytest_trainloop.suites import Selection
 
 CONFIG_FILE = "trainloop.config.yaml"
 DEFAULT_BATCH_SIZE = 5000
+DEFAULT_BATCH_CONCURRENCY = 16  # the judge's own default bound on calls in flight
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -91,6 +92,11 @@ _VALUED_OPTIONS = (
     ),
     ("results", "PATH", "Write this run's results JSON to PATH instead of data/results/."),
     ("batch_size", "N", "Events per test in batch mode (default 5000)."),
+    (
+        "batch_concurrency",
+        "N",
+        "In batch mode, events an async metric evaluates at once within a test (default 16).",
+    ),
     ("judge_models", "M,...", "Judge panel, e.g. openai/gpt-4o-mini,anthropic/claude-3-5-haiku"),
     ("judge_calls", "K", "Judge calls per model per claim (and as many per negation)."),
     ("judge_cache", "MODE", "Judge cache: use (default), refresh, off or replay (offline)."),
@@ -194,6 +200,7 @@ class Settings:
     results_path: Path | None
     strict: bool
     batch_size: int | None  # events per test in batch mode; None: one test per event
+    batch_concurrency: int  # events of a chunk an async metric has in flight at once
     judge_options: dict[str, Any]  # trainloop.config.yaml's judge: mapping, CLI/ini applied
     config_dir: Path  # where relative paths of the config file start
 
@@ -222,8 +229,10 @@ class Settings:
             judge_options["calls_per_model_per_claim"] = int(calls)
         batch = config.getoption("trainloop_batch")
         batch_size = _number(config, "batch_size", int)
-        if batch_size == 0:
-            raise pytest.UsageError("--trainloop-batch-size must be at least 1")
+        concurrency = _number(config, "batch_concurrency", int)
+        for value, name in ((batch_size, "size"), (concurrency, "concurrency")):
+            if value == 0:
+                raise pytest.UsageError(f"--trainloop-batch-{name} must be at least 1")
         cache, _ = _given(config, "judge_cache")
         if cache is not None:
             judge_options["cache"] = cache
@@ -240,6 +249,7 @@ class Settings:
                 if (config.getini("trainloop_batch") if batch is None else batch)
                 else None
             ),
+            batch_concurrency=int(concurrency or DEFAULT_BATCH_CONCURRENCY),
             judge_options=judge_options,
             config_dir=config_path.parent,
         )
