@@ -10,9 +10,11 @@ Two trivial metrics (response length, prompt not empty) over N generated events,
 - floor: a plain Python script that parses every line with orjson, keeps the events with an
   output, and runs the same two checks on the dicts.
 
-Also per-case mode for comparison at the same N when `--per-case` is given (slow at 100k), and
+Also per-case mode for comparison at the same N when `--per-case` is given (slow at 100k),
 with `--phases` where batch mode's time goes (bench/phases.py: when each phase ended, from
-pytest's start-up to the end of its run).
+pytest's start-up to the end of its run), and with `--bound` the least any run inside pytest
+that checks every line could take: pytest with no test at all, plus decoding every line through
+the reader's gate alone (msgspec, no ids, no events), plus the floor script itself.
 """
 
 from __future__ import annotations
@@ -53,15 +55,36 @@ for path in sorted(Path(sys.argv[1]).glob("*.jsonl")):
 print(passed, total)
 """
 
+# Decoding each line through the reader's gate, and nothing else: the least checking can cost.
+# It times its own loop: importing the gate imports pytest, counted already in pytest's run.
+GATE_SCRIPT = """
+import sys
+import time
+from pathlib import Path
+from pytest_trainloop.gate import _GATE
 
-def timed(args: list[str], cwd: Path) -> float:
+start = time.perf_counter()
+for path in sorted(Path(sys.argv[1]).glob("*.jsonl")):
+    with path.open("rb") as lines:
+        for line in lines:
+            try:
+                _GATE.decode(line)
+            except Exception:
+                pass
+print(time.perf_counter() - start)
+"""
+
+
+def timed(args: list[str], cwd: Path, check: bool = True) -> float:
     # pytest's cache remembers every node id ever run there (200k after a per-case run of
     # bench/cases.py), and pytest reads and rewrites that list at each run: a cost of the
     # leftovers, not of batch mode.
     shutil.rmtree(cwd / ".pytest_cache", ignore_errors=True)
     shutil.rmtree(cwd / "data" / "results", ignore_errors=True)  # 100 MB a run at 100k
     start = time.perf_counter()
-    subprocess.run(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    done = subprocess.run(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if check and done.returncode != 0:
+        raise SystemExit(f"{args} failed (exit {done.returncode})")
     return time.perf_counter() - start
 
 
@@ -71,6 +94,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--per-case", action="store_true")
     parser.add_argument("--phases", action="store_true")
+    parser.add_argument("--bound", action="store_true")
     args = parser.parse_args()
     root = HERE / "bench-data" / f"cases-{args.events}"
     trainloop, floor = make_projects(root, args.events, 0)
@@ -96,14 +120,35 @@ def main() -> None:
             [sys.executable, "-m", "pytest", "--trainloop", "-q", "-p", "no:randomly"],
             trainloop,
         )
+    if args.bound:
+        empty = root / "empty"
+        empty.mkdir(exist_ok=True)
+        (empty / "pytest.ini").write_text("[pytest]\n")
+        (floor / "gate_script.py").write_text(GATE_SCRIPT)
+        runs["pytest, no test"] = (
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"],
+            empty,
+        )
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeat):
         for name, (command, cwd) in runs.items():
-            times[name].append(timed(command, cwd))
+            # pytest exits 5 when it collects no test: that run is meant to.
+            times[name].append(timed(command, cwd, check=name != "pytest, no test"))
+        if args.bound:
+            gate = [sys.executable, "gate_script.py", "data/events"]
+            out = subprocess.run(gate, cwd=floor, capture_output=True, text=True, check=True)
+            times.setdefault("gate loop only", []).append(float(out.stdout))
     medians = {name: statistics.median(t) for name, t in times.items()}
     for name, median in medians.items():
-        print(f"{args.events} events, {name:12}: median {median:6.2f} s")
-    print(f"batch / orjson floor: {medians['batch'] / medians['orjson floor']:.2f}")
+        print(f"{args.events} events, {name:15}: median {median:6.2f} s")
+    floor_median = medians["orjson floor"]
+    print(f"batch / orjson floor: {medians['batch'] / floor_median:.2f}")
+    if args.bound:
+        bound = medians["pytest, no test"] + medians["gate loop only"] + floor_median
+        print(
+            f"least a checking run inside pytest could take: {bound:.2f} s, "
+            f"{bound / floor_median:.2f} x the floor"
+        )
     if args.phases:
         command, cwd = runs["batch"]
         # Only the plugin on the path: bench/xdist.py would shadow pytest-xdist.

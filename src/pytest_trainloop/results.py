@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def build(
                     "min_score": t.min_score,
                     "judge_usage": t.judge_usage,
                     # Sorted, so a run gives the same file whatever order reports arrived in.
-                    "details": sorted(t.details, key=lambda d: str(d["event_id"])),
+                    "details": sorted(t.details, key=itemgetter("event_id")),
                 }
                 for t in tallies
             },
