@@ -112,9 +112,11 @@ async def mixed(event):
 """
 
 
-@pytest.mark.parametrize("concurrency", ["1", "4"])
+@pytest.mark.parametrize(
+    ("concurrency", "dist"), [("1", []), ("4", []), ("4", ["-n2"])], ids=["1", "4", "4-n2"]
+)
 def test_an_async_metric_in_batch_mode_gives_what_it_gives_per_case(
-    project: Project, concurrency: str
+    project: Project, concurrency: str, dist: list[str]
 ) -> None:
     project.events(
         [
@@ -131,6 +133,7 @@ def test_an_async_metric_in_batch_mode_gives_what_it_gives_per_case(
         "6",
         "--trainloop-batch-concurrency",
         concurrency,
+        *dist,
     )
     assert batch == per_case
     metric = batch["suites"]["s"]["metrics"]["mixed"]  # type: ignore[index]
