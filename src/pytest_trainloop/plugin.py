@@ -174,8 +174,9 @@ class _Run:
                     identity["batch_size"] = len(param.events)
                     item.stash[CASE_KEY] = _Case(spec, argnames, None, param, asynchronous)
                     if asynchronous:
-                        limit = self.settings.batch_concurrency
-                        item.obj = _evaluate_concurrently(item, item.obj, param, spec, limit)
+                        item.obj = _evaluate_concurrently(
+                            item, item.obj, param, spec.threshold, self.settings.batch_concurrency
+                        )
                 else:
                     assert isinstance(param, Event)
                     identity["event"] = param.id
@@ -553,9 +554,11 @@ _Evaluated = tuple[Event, Outcome | None, list[list[object]] | None]
 def _run_batch(item: pytest.Function, case: _Case, funcargs: dict[str, Any], run: _Run) -> None:
     """Batch mode: the metric on every event of the chunk, each outcome kept as a case would.
 
-    Each event is parsed, used and dropped at once: parsing a line again costs less than
-    keeping a chunk of parsed lines alive (fresh memory for each, measured on 100k events).
-    The snippets are cut by the chunk's first metric and reused by the others.
+    A sync metric's events are evaluated one by one, an async metric's several at a time. Each
+    event is parsed, used and dropped at once: parsing a line again costs less than keeping a
+    chunk of parsed lines alive (fresh memory for each, and the collector traverses them all,
+    measured on 100k events). The snippets are cut by the chunk's first metric and reused by
+    the others.
     """
     batch = case.batch
     assert batch is not None
@@ -603,7 +606,7 @@ def _one_by_one(
 
 
 def _evaluate_concurrently(
-    item: pytest.Function, function: Any, batch: _Batch, spec: MetricSpec, limit: int
+    item: pytest.Function, function: Any, batch: _Batch, threshold: float, limit: int
 ) -> Any:
     """An async metric in batch mode: one coroutine that evaluates every event of the chunk,
     `limit` at a time, and leaves what each came to in the item's stash.
@@ -627,7 +630,7 @@ def _evaluate_concurrently(
                 except (Exception, pytest.skip.Exception) as exc:
                     evaluated[n] = (event, _raised(exc), None)
                 else:
-                    evaluated[n] = (event, *_judged(item, value, spec.threshold))
+                    evaluated[n] = (event, *_judged(item, value, threshold))
                 event._drop_parsed()  # at most `limit` parsed events at a time
 
         await asyncio.gather(*(worker() for _ in range(min(limit, len(batch.events)))))
