@@ -90,9 +90,97 @@ def broken():
 def m(event, broken):
     pass
 """)
-    project.run("--trainloop", "--trainloop-batch", "--trainloop-batch-size", "3")
-    metric = project.results()["suites"]["s"]["metrics"]["m"]
+    _, per_case = results_json(project)
+    _, batch = results_json(project, "--trainloop-batch", "--trainloop-batch-size", "3")
+    assert batch == per_case
+    metric = batch["suites"]["s"]["metrics"]["m"]  # type: ignore[index]
     assert (metric["errors"], metric["total"]) == (7, 7)
+    assert metric["details"][6] == {
+        "event_id": "e6",
+        "verdict": "error",
+        "reason": "error in setup: OSError: no model",
+        "input": "",
+        "output": "",
+    }
+
+
+def test_a_chunk_stopped_before_its_metric_ran_counts_each_event_an_error(
+    project: Project,
+) -> None:
+    project.events([documented_event(f"e{i}", tags=["t"]) for i in range(5)])
+    project.metrics(
+        'import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["t"])\ndef m(event):\n    pass\n'
+    )
+    project.pytester.makeconftest("""
+import pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    raise RuntimeError("the sandbox is down")
+""")
+    _, per_case = results_json(project)
+    result, batch = results_json(project, "--trainloop-batch", "--trainloop-batch-size", "2")
+    result.assert_outcomes(failed=3)
+    assert batch == per_case
+    metric = batch["suites"]["s"]["metrics"]["m"]  # type: ignore[index]
+    assert metric["errors"] == 5
+    assert {d["reason"] for d in metric["details"]} == {"RuntimeError: the sandbox is down"}
+
+
+PYTEST_OUTCOMES = """
+import sys
+import pytest
+
+class Abort(BaseException):
+    pass
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+{prefix}def m(event):
+    if event.id == "e0":
+        pytest.fail("gave up")
+    if event.id == "e1":
+        pytest.xfail("known bad")
+    if event.id == "e2":
+        sys.exit(3)
+    if event.id == "e3":
+        raise Abort("from a library")
+    return True
+"""
+
+
+@pytest.mark.parametrize("prefix", ["", "async "], ids=["sync", "async"])
+def test_pytest_fail_xfail_and_exits_in_a_metric_count_per_event_as_they_do_per_case(
+    project: Project, prefix: str
+) -> None:
+    # pytest makes each of these a test's outcome; in a chunk, each is that event's outcome.
+    project.events([documented_event(f"e{i}", tags=["t"]) for i in range(6)])
+    project.metrics(PYTEST_OUTCOMES.replace("{prefix}", prefix))
+    _, per_case = results_json(project)
+    _, batch = results_json(project, "--trainloop-batch")
+    assert batch == per_case
+    metric = batch["suites"]["s"]["metrics"]["m"]  # type: ignore[index]
+    assert [(d["event_id"], d.get("reason")) for d in metric["details"]] == [
+        ("e0", "Failed: gave up"),
+        ("e2", "SystemExit: 3"),
+        ("e3", "Abort: from a library"),
+        ("e4", None),
+        ("e5", None),
+    ]
+
+
+@pytest.mark.parametrize("batch", [[], ["--trainloop-batch"]], ids=["per-case", "batch"])
+def test_pytest_exit_in_a_metric_stops_the_run(project: Project, batch: list[str]) -> None:
+    project.events([documented_event(f"e{i}", tags=["t"]) for i in range(3)])
+    project.metrics("""
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def m(event):
+    pytest.exit("enough", returncode=4)
+""")
+    result = project.run("--trainloop", *batch)
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(["*Exit: enough*"])
 
 
 ASYNC_METRIC = """

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["passed", "failed", "error"]
 
@@ -92,6 +92,13 @@ def outcome_of(value: object, threshold: float) -> Outcome:
     return Outcome(
         "error", f"the metric returned {type(value).__name__} {shown}; return {ALLOWED_RETURNS}"
     )
+
+
+def crash_message(report: Any) -> str:
+    """The one line pytest shows for a report that failed (its exception, as `Type: message`)."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = getattr(crash, "message", None) or report.longreprtext.strip()
+    return str(message)
 
 
 def to_properties(values: dict[str, object]) -> list[tuple[str, object]]:

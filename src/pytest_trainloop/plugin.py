@@ -26,7 +26,7 @@ from pytest_trainloop.events import (
     EventsNotFoundError,
     read_events,
 )
-from pytest_trainloop.outcomes import Outcome, outcome_of, to_properties
+from pytest_trainloop.outcomes import Outcome, crash_message, outcome_of, to_properties
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import (
     MARKER,
@@ -212,14 +212,17 @@ class _Run:
         if case is None:
             return report
         props = _announcements(self, case.spec.suite)
-        if call.when == "call" and not report.skipped:
-            if case.batch is not None:
+        if case.batch is not None:
+            # A chunk's outcomes come with its call; a fixture that broke gives them at setup.
+            if (call.when == "call" and not report.skipped) or (
+                call.when == "setup" and report.failed
+            ):
                 props.update(_batch_into_report(item, report, case, self))
-            else:
-                verdict = _verdict_into_report(item, call, report, case, self)
-                # On the item too: JUnit XML takes a case's properties from its teardown report.
-                item.user_properties.extend(to_properties(verdict))
-                report.user_properties = list(item.user_properties)
+        elif call.when == "call" and not report.skipped:
+            verdict = _verdict_into_report(item, call, report, case, self)
+            # On the item too: JUnit XML takes a case's properties from its teardown report.
+            item.user_properties.extend(to_properties(verdict))
+            report.user_properties = list(item.user_properties)
         if props:
             report.user_properties = [*report.user_properties, *to_properties(props)]
         return report
@@ -519,15 +522,21 @@ def _assert_failed(exc: AssertionError) -> Outcome:
     return Outcome("failed", str(exc) or "assertion failed")
 
 
+# pytest's own rule for a test: whatever it raises is its outcome, except these, which stop the
+# run. A metric on one event of a chunk follows the same rule.
+_STOPS_THE_RUN = (KeyboardInterrupt, pytest.exit.Exception)
+
+
 def _raised(exc: BaseException) -> Outcome | None:
-    """The outcome of a metric that raised `exc` (None: skipped, so not counted).
+    """The outcome of a metric that raised `exc` on one event of a chunk, as it would be per
+    case: a failed assert fails, skip and xfail are not counted (None), the rest are errors.
 
     Only per case does an error keep pytest's own report and traceback; in batch mode it is
     the error of its event, and the chunk's other events still run.
     """
     if isinstance(exc, AssertionError):
         return _assert_failed(exc)
-    if isinstance(exc, pytest.skip.Exception):
+    if isinstance(exc, pytest.skip.Exception | pytest.xfail.Exception):
         return None
     return Outcome("error", f"{type(exc).__name__}: {exc}")
 
@@ -599,7 +608,9 @@ def _one_by_one(
         funcargs[EVENT_ARG] = event
         try:
             value = _call_metric(item, funcargs)
-        except (Exception, pytest.skip.Exception) as exc:  # this event's; the others still run
+        except _STOPS_THE_RUN:
+            raise
+        except BaseException as exc:  # this event's outcome; the others still run
             yield event, _raised(exc), None
         else:
             yield event, *_judged(item, value, threshold)
@@ -627,7 +638,9 @@ def _evaluate_concurrently(
             for n, event in waiting:
                 try:
                     value = await function(**{**funcargs, EVENT_ARG: event})
-                except (Exception, pytest.skip.Exception) as exc:
+                except (*_STOPS_THE_RUN, asyncio.CancelledError):
+                    raise
+                except BaseException as exc:
                     evaluated[n] = (event, _raised(exc), None)
                 else:
                     evaluated[n] = (event, *_judged(item, value, threshold))
@@ -646,12 +659,25 @@ def _batch_into_report(
     run: _Run,
 ) -> dict[str, object]:
     """A batch test's report: every event's outcome, and one pytest outcome for the chunk."""
-    results = item.stash.get(BATCH_RESULTS_KEY, [])
+    results = item.stash.get(BATCH_RESULTS_KEY, None)
+    if results is None:  # the chunk broke before its events' outcomes: each event is an error
+        assert case.batch is not None and report.failed
+        # As per case: an error in setup has no snippets, one in the call has its event's.
+        events = case.batch.events
+        if report.when == "setup":
+            reason = f"error in setup: {crash_message(report)}"
+            snippets = [("", "")] * len(events)
+        else:
+            reason, snippets = crash_message(report), [_snippets(event) for event in events]
+        results = [
+            (event.id, "error", reason, None, prompt, response, None)
+            for event, (prompt, response) in zip(events, snippets, strict=True)
+        ]
     props: dict[str, object] = {"batch_results": results}
     usage = _judge_usage(item)
     if usage:
         props["judge_usage"] = usage
-    if report.failed:  # the batch itself broke (a fixture, the loop): pytest's report stands
+    if report.failed:  # the chunk itself broke (a fixture, the loop): pytest's report stands
         return props
     failed = [r for r in results if r[1] == "failed"]
     errors = [r for r in results if r[1] == "error"]

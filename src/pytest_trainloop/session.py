@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_trainloop import results
-from pytest_trainloop.outcomes import from_properties
+from pytest_trainloop.outcomes import crash_message, from_properties
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.summary import Case, Gate, Tally, merge_usage
 
@@ -115,12 +115,11 @@ class TrainloopSession:
         if report.when == "setup":
             if "empty" in props:
                 self.tally.empty_suites[suite] = str(props["empty"])
+            elif "batch_results" in props:  # a batch's fixture broke: an error per event
+                self._fold_batch(report, suite, metric, props)
             elif report.failed:  # a fixture of the metric broke: the case is an error
-                crash = getattr(report.longrepr, "reprcrash", None)
-                message = getattr(crash, "message", None) or report.longreprtext.strip()
-                reason = f"error in setup: {message}"
-                case = Case(suite, metric, event_id, "error", reason)
-                self._count_errors(report.nodeid, case, events)
+                reason = f"error in setup: {crash_message(report)}"
+                self._count(report.nodeid, Case(suite, metric, event_id, "error", reason))
             else:
                 self._started[report.nodeid] = (suite, metric, event_id, events)
         elif report.when == "call" and "batch_results" in props:
