@@ -8,25 +8,33 @@ installed but unused plugin adds nothing to any test's cost.
 
 from __future__ import annotations
 
-import functools
 import gc
 import inspect
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from pytest_trainloop import settings as settings_module
-from pytest_trainloop.events import (
-    Event,
-    EventLineError,
-    EventLog,
-    EventsNotFoundError,
-    read_events,
+from pytest_trainloop.batch import (
+    Batch,
+    batch_into_report,
+    by_chunk,
+    evaluate_concurrently,
+    run_batch,
 )
-from pytest_trainloop.outcomes import Outcome, crash_message, outcome_of, to_properties
+from pytest_trainloop.evaluation import (
+    EVENT_ARG,
+    JUDGE_KEY,
+    evaluate,
+    judge_usage,
+    keep_returned_value,
+    snippets_of,
+)
+from pytest_trainloop.events import Event, EventLog, EventsNotFoundError, read_events
+from pytest_trainloop.outcomes import Outcome, to_properties
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import (
     MARKER,
@@ -39,25 +47,8 @@ from pytest_trainloop.suites import (
     takes_event,
 )
 
-EVENT_ARG = "event"
 NOT_ENABLED_HINT = "trainloop metric: run pytest with --trainloop to evaluate it on recorded events"
-_SNIPPET = 200  # characters of a case's input and output kept in the results details
 _BAD_LINES_SHOWN = 20
-
-
-@dataclass(eq=False)
-class _Batch:
-    """The `event` parameter of a batch-mode test: one chunk of a selection's events.
-
-    Every metric with the same selection gets the same chunks, and their tests run one after
-    another (see `_by_chunk`), so that a chunk's detail snippets are cut once for all of them
-    and held only while its tests run.
-    """
-
-    events: tuple[Event, ...]
-    selection: Chosen  # the events it is a chunk of
-    position: int  # its place among them
-    snippets: list[tuple[str, str]] | None = None  # each event's prompt and response, cut
 
 
 @dataclass(frozen=True)
@@ -67,7 +58,7 @@ class _Case:
     spec: MetricSpec
     argnames: tuple[str, ...]
     event: Event | None  # not parsed until the test runs: collection stays cheap
-    batch: _Batch | None
+    batch: Batch | None
     concurrent: bool = False  # an async metric in batch mode: the chunk's events run at once
 
 
@@ -80,8 +71,8 @@ class _Run:
     specs: dict[str, tuple[MetricSpec, tuple[str, ...]]] = field(default_factory=dict)
     homes: dict[tuple[str, str], str] = field(default_factory=dict)  # (suite, metric) -> node id
     chosen: dict[tuple[Any, ...], Chosen] = field(default_factory=dict)
-    chunks: dict[int, list[_Batch]] = field(default_factory=dict)  # by id() of their selection
-    current_batch: _Batch | None = None  # the chunk whose snippets are kept
+    chunks: dict[int, list[Batch]] = field(default_factory=dict)  # by id() of their selection
+    current_batch: Batch | None = None  # the chunk whose snippets are kept
     announced_bad_lines: bool = False
     announced_suites: set[str] = field(default_factory=set)
 
@@ -170,11 +161,11 @@ class _Run:
             else:
                 identity.update(threshold=spec.threshold, min_score=spec.min_score)
                 asynchronous = inspect.iscoroutinefunction(item.obj)
-                if isinstance(param, _Batch):
+                if isinstance(param, Batch):
                     identity["batch_size"] = len(param.events)
                     item.stash[CASE_KEY] = _Case(spec, argnames, None, param, asynchronous)
                     if asynchronous:
-                        item.obj = _evaluate_concurrently(
+                        item.obj = evaluate_concurrently(
                             item, item.obj, param, spec.threshold, self.settings.batch_concurrency
                         )
                 else:
@@ -182,13 +173,13 @@ class _Run:
                     identity["event"] = param.id
                     item.stash[CASE_KEY] = _Case(spec, argnames, param, None)
                     if asynchronous:
-                        item.obj = _keep_returned_value(item, item.obj)
+                        item.obj = keep_returned_value(item, item.obj)
             item.user_properties.extend(to_properties(identity))
         if deselected:
             config.hook.pytest_deselected(items=deselected)
             items[:] = kept
         if self.settings.batch_size is not None:
-            items[:] = _by_chunk(items)
+            items[:] = by_chunk(items, _batch_of)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -196,10 +187,15 @@ class _Run:
         if case is None:
             return None
         funcargs = {name: pyfuncitem.funcargs[name] for name in case.argnames}
-        if case.batch is not None:
-            _run_batch(pyfuncitem, case, funcargs, self)
+        batch = case.batch
+        if batch is not None:
+            if self.current_batch is not batch:  # a new chunk: the one before is done
+                if self.current_batch is not None:
+                    self.current_batch.snippets = None
+                self.current_batch = batch
+            run_batch(pyfuncitem, batch, case.spec.threshold, case.concurrent, funcargs)
         else:
-            outcome, votes = _evaluate(pyfuncitem, funcargs, case.spec.threshold)
+            outcome, votes = evaluate(pyfuncitem, funcargs, case.spec.threshold)
             pyfuncitem.stash[OUTCOME_KEY] = outcome
             if votes:
                 pyfuncitem.stash[VOTES_KEY] = votes
@@ -217,7 +213,9 @@ class _Run:
             if (call.when == "call" and not report.skipped) or (
                 call.when == "setup" and report.failed
             ):
-                props.update(_batch_into_report(item, report, case, self))
+                label = f"{case.spec.suite}/{case.spec.metric}"
+                gate = _tolerating_gate(case.spec, self)
+                props.update(batch_into_report(item, report, case.batch, label, gate))
         elif call.when == "call" and not report.skipped:
             verdict = _verdict_into_report(item, call, report, case, self)
             # On the item too: JUnit XML takes a case's properties from its teardown report.
@@ -230,13 +228,13 @@ class _Run:
 
 RUN_KEY = pytest.StashKey[_Run]()
 CASE_KEY = pytest.StashKey[_Case]()
-BATCH_RESULTS_KEY = pytest.StashKey[list[tuple[object, ...]]]()
-CHUNK_KEY = pytest.StashKey[list[Any]]()  # what an async metric came to on each event of a chunk
 OUTCOME_KEY = pytest.StashKey[Outcome]()
-RETURNED_KEY = pytest.StashKey[object]()
-JUDGE_KEY = pytest.StashKey[Any]()  # the case's trainloop_judge, when it asked for one
 VOTES_KEY = pytest.StashKey[list[list[object]]]()
-USAGE_KEY = pytest.StashKey[Any]()
+
+
+def _batch_of(item: pytest.Item) -> Batch | None:
+    case = item.stash.get(CASE_KEY, None)
+    return None if case is None else case.batch
 
 
 @pytest.fixture(scope="session")
@@ -348,31 +346,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if chunks is None:
         events = chosen.events
         chunks = run.chunks[id(chosen)] = [
-            _Batch(tuple(events[start : start + size]), chosen, n)
+            Batch(tuple(events[start : start + size]), chosen, n)
             for n, start in enumerate(range(0, len(events), size))
         ]
     metafunc.parametrize(
         EVENT_ARG, chunks, ids=[f"batch-{n}-of-{len(chunks)}" for n in range(1, len(chunks) + 1)]
     )
-
-
-def _by_chunk(items: list[pytest.Item]) -> list[pytest.Item]:
-    """Batch tests reordered so that the tests of one chunk run one after another.
-
-    A selection's tests stay where its first one was; within it, chunk by chunk, each chunk's
-    metrics in their collected order. Other tests keep their places.
-    """
-    anchors: dict[int, int] = {}  # id() of a selection -> where its first test was
-
-    def place(numbered: tuple[int, pytest.Item]) -> tuple[int, int, int]:
-        n, item = numbered
-        case = item.stash.get(CASE_KEY, None)
-        if case is None or case.batch is None:
-            return (n, 0, n)
-        first = anchors.setdefault(id(case.batch.selection), n)
-        return (first, case.batch.position, n)
-
-    return [item for _, item in sorted(enumerate(items), key=place)]
 
 
 def _argnames(function: Any) -> tuple[str, ...]:
@@ -384,20 +363,6 @@ def _argnames(function: Any) -> tuple[str, ...]:
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty
     ]
     return tuple(names[1:] if names and names[0] == "self" else names)
-
-
-def _keep_returned_value(item: pytest.Item, function: Any) -> Any:
-    """Wrap an async metric so its verdict survives an async plugin that runs it and drops it.
-
-    pytest-asyncio runs a coroutine test through a sync wrapper that discards what it returns;
-    the verdict is kept in the item's stash instead, whoever runs the coroutine.
-    """
-
-    @functools.wraps(function)
-    async def keep(*args: Any, **kwargs: Any) -> None:
-        item.stash[RETURNED_KEY] = await function(*args, **kwargs)
-
-    return keep
 
 
 def _announcements(run: _Run, suite: str) -> dict[str, object]:
@@ -437,7 +402,7 @@ def _verdict_into_report(
         excinfo = call.excinfo
         reason = f"{excinfo.typename}: {excinfo.value}" if excinfo else "error"
         outcome = Outcome("error", reason)
-    prompt, response = _snippets(event)
+    prompt, response = snippets_of(event)
     event._drop_parsed()  # the case is done with it: a run holds no parsed line per case
     verdict: dict[str, object] = {
         "verdict": outcome.kind,
@@ -446,7 +411,7 @@ def _verdict_into_report(
         "input": prompt,
         "output": response,
     }
-    usage = _judge_usage(item)
+    usage = judge_usage(item)
     if usage:
         verdict["judge_usage"] = usage
     if VOTES_KEY in item.stash:
@@ -466,239 +431,6 @@ def _verdict_into_report(
         report.outcome = "failed"
         report.longrepr = f"{label} error: {outcome.reason}"
     return verdict
-
-
-def _call_metric(item: pytest.Function, funcargs: dict[str, Any]) -> object:
-    """Call the metric with its arguments; what it returns (exceptions propagate)."""
-    value = item.obj(**funcargs)
-    if type(value) is bool:  # the commonest return, and not a coroutine
-        return value
-    if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
-        import asyncio  # only then: asyncio costs ~13 ms to import
-
-        value = asyncio.run(value)
-    # An async metric's verdict, kept by `_keep_returned_value`, whose wrapper returns None.
-    if value is None and RETURNED_KEY in item.stash:
-        value = item.stash[RETURNED_KEY]
-        del item.stash[RETURNED_KEY]
-    return value
-
-
-def _evaluate(
-    item: pytest.Function, funcargs: dict[str, Any], threshold: float
-) -> tuple[Outcome, list[list[object]] | None]:
-    """The metric's outcome on one event, and a judge verdict's votes if it returned one.
-
-    A failed assert is the metric's "no", with the assertion's message as the reason; any other
-    exception propagates (per case, pytest reports it with its traceback).
-    """
-    try:
-        value = _call_metric(item, funcargs)
-    except AssertionError as exc:
-        return _assert_failed(exc), None
-    return _judged(item, value, threshold)
-
-
-def _judged(
-    item: pytest.Function, value: object, threshold: float
-) -> tuple[Outcome, list[list[object]] | None]:
-    """The outcome of a metric that returned `value`, and a judge verdict's votes if any."""
-    if value is True or value is False or value is None:  # the commonest: no votes to look for
-        return outcome_of(value, threshold), None
-    votes = getattr(value, "votes", None)  # a judge's verdict carries its votes
-    if not votes:
-        return outcome_of(value, threshold), None
-    if JUDGE_KEY not in item.stash:  # asked through judge.assert_true: count its usage here
-        from pytest_trainloop.judge.panel import add_usage
-
-        add_usage(item.stash.setdefault(USAGE_KEY, {}), getattr(value, "usage", {}))
-    return outcome_of(value, threshold), [
-        [v.model, v.index, v.claim_answer, v.negation_answer] for v in votes
-    ]
-
-
-def _assert_failed(exc: AssertionError) -> Outcome:
-    """A failed assert is the metric's "no", with the assertion's message as the reason."""
-    return Outcome("failed", str(exc) or "assertion failed")
-
-
-# pytest's own rule for a test: whatever it raises is its outcome, except these, which stop the
-# run. A metric on one event of a chunk follows the same rule.
-_STOPS_THE_RUN = (KeyboardInterrupt, pytest.exit.Exception)
-
-
-def _raised(exc: BaseException) -> Outcome | None:
-    """The outcome of a metric that raised `exc` on one event of a chunk, as it would be per
-    case: a failed assert fails, skip and xfail are not counted (None), the rest are errors.
-
-    Only per case does an error keep pytest's own report and traceback; in batch mode it is
-    the error of its event, and the chunk's other events still run.
-    """
-    if isinstance(exc, AssertionError):
-        return _assert_failed(exc)
-    if isinstance(exc, pytest.skip.Exception | pytest.xfail.Exception):
-        return None
-    return Outcome("error", f"{type(exc).__name__}: {exc}")
-
-
-def _judge_usage(item: pytest.Item) -> dict[str, dict[str, int]] | None:
-    """The judge calls, cache hits and tokens of a test, per model (None if it judged nothing)."""
-    judge = item.stash.get(JUDGE_KEY, None)
-    usage = judge.usage if judge is not None else item.stash.get(USAGE_KEY, None)
-    return {model: u.as_dict() for model, u in usage.items()} if usage else None
-
-
-def _snippets(event: Event) -> tuple[str, str]:
-    """The start of the event's prompt and response, kept in the results details."""
-    try:
-        return event.prompt[:_SNIPPET], event.response[:_SNIPPET]
-    except EventLineError:  # the metric met the same error: its case is an error already
-        return "", ""
-
-
-# What a metric came to on one event of a chunk: (event, outcome or None if it skipped, votes).
-_Evaluated = tuple[Event, Outcome | None, list[list[object]] | None]
-
-
-def _run_batch(item: pytest.Function, case: _Case, funcargs: dict[str, Any], run: _Run) -> None:
-    """Batch mode: the metric on every event of the chunk, each outcome kept as a case would.
-
-    A sync metric's events are evaluated one by one, an async metric's several at a time. Each
-    event is parsed, used and dropped at once: parsing a line again costs less than keeping a
-    chunk of parsed lines alive (fresh memory for each, and the collector traverses them all,
-    measured on 100k events). The snippets are cut by the chunk's first metric and reused by
-    the others.
-    """
-    batch = case.batch
-    assert batch is not None
-    evaluated: Iterable[_Evaluated]
-    if case.concurrent:
-        _call_metric(item, funcargs)  # `_evaluate_concurrently`'s coroutine: the whole chunk
-        chunk = item.stash[CHUNK_KEY]
-        del item.stash[CHUNK_KEY]
-        evaluated = chunk
-    else:
-        evaluated = _one_by_one(item, batch, case.spec.threshold, funcargs)
-    if run.current_batch is not batch:  # a new chunk: the snippets of the one before are done
-        if run.current_batch is not None:
-            run.current_batch.snippets = None
-        run.current_batch = batch
-    first = batch.snippets is None
-    snippets = batch.snippets = batch.snippets or []
-    # Tuples, not lists: the garbage collector stops tracking a tuple of strings and numbers,
-    # and Python's exit collected 200k list rows several times over (0.5 s at 100k events).
-    results: list[tuple[object, ...]] = []
-    for n, (event, outcome, votes) in enumerate(evaluated):
-        if first:
-            snippets.append(_snippets(event))
-        prompt, response = snippets[n]
-        event._drop_parsed()
-        if outcome is not None:
-            results.append(
-                (event.id, outcome.kind, outcome.reason, outcome.score, prompt, response, votes)
-            )
-    item.stash[BATCH_RESULTS_KEY] = results
-
-
-def _one_by_one(
-    item: pytest.Function, batch: _Batch, threshold: float, funcargs: dict[str, Any]
-) -> Iterator[_Evaluated]:
-    """A sync metric on the chunk's events, each evaluated as the caller asks for it."""
-    for event in batch.events:
-        funcargs[EVENT_ARG] = event
-        try:
-            value = _call_metric(item, funcargs)
-        except _STOPS_THE_RUN:
-            raise
-        except BaseException as exc:  # this event's outcome; the others still run
-            yield event, _raised(exc), None
-        else:
-            yield event, *_judged(item, value, threshold)
-
-
-def _evaluate_concurrently(
-    item: pytest.Function, function: Any, batch: _Batch, threshold: float, limit: int
-) -> Any:
-    """An async metric in batch mode: one coroutine that evaluates every event of the chunk,
-    `limit` at a time, and leaves what each came to in the item's stash.
-
-    Run by whatever runs the test's coroutine (pytest-asyncio, in its event loop, or ours), so
-    async fixtures and the metric share one loop. A judge metric then has many verdicts in
-    flight, where one by one each waits for the last.
-    """
-
-    @functools.wraps(function)
-    async def evaluate_chunk(**funcargs: Any) -> None:
-        import asyncio
-
-        evaluated: list[_Evaluated | None] = [None] * len(batch.events)
-        waiting = iter(enumerate(batch.events))  # shared: each worker takes the next event
-
-        async def worker() -> None:
-            for n, event in waiting:
-                try:
-                    value = await function(**{**funcargs, EVENT_ARG: event})
-                except (*_STOPS_THE_RUN, asyncio.CancelledError):
-                    raise
-                except BaseException as exc:
-                    evaluated[n] = (event, _raised(exc), None)
-                else:
-                    evaluated[n] = (event, *_judged(item, value, threshold))
-                event._drop_parsed()  # at most `limit` parsed events at a time
-
-        await asyncio.gather(*(worker() for _ in range(min(limit, len(batch.events)))))
-        item.stash[CHUNK_KEY] = evaluated
-
-    return evaluate_chunk
-
-
-def _batch_into_report(
-    item: pytest.Item,
-    report: pytest.TestReport,
-    case: _Case,
-    run: _Run,
-) -> dict[str, object]:
-    """A batch test's report: every event's outcome, and one pytest outcome for the chunk."""
-    results = item.stash.get(BATCH_RESULTS_KEY, None)
-    if results is None:  # the chunk broke before its events' outcomes: each event is an error
-        assert case.batch is not None and report.failed
-        # As per case: an error in setup has no snippets, one in the call has its event's.
-        events = case.batch.events
-        if report.when == "setup":
-            reason = f"error in setup: {crash_message(report)}"
-            snippets = [("", "")] * len(events)
-        else:
-            reason, snippets = crash_message(report), [_snippets(event) for event in events]
-        results = [
-            (event.id, "error", reason, None, prompt, response, None)
-            for event, (prompt, response) in zip(events, snippets, strict=True)
-        ]
-    props: dict[str, object] = {"batch_results": results}
-    usage = _judge_usage(item)
-    if usage:
-        props["judge_usage"] = usage
-    if report.failed:  # the chunk itself broke (a fixture, the loop): pytest's report stands
-        return props
-    failed = [r for r in results if r[1] == "failed"]
-    errors = [r for r in results if r[1] == "error"]
-    gate = _tolerating_gate(case.spec, run)
-    label = f"{case.spec.suite}/{case.spec.metric}"
-    if errors or (failed and gate is None):
-        shown = [f"  [{r[0]}] {r[1]}: {r[2]}" for r in (errors + failed)[:20]]
-        more = len(errors) + len(failed) - len(shown)
-        report.outcome = "failed"
-        report.longrepr = "\n".join(
-            [
-                f"{label}: {len(failed)} failed and {len(errors)} errors of {len(results)} events",
-                *shown,
-                *([f"  ... and {more} more"] if more > 0 else []),
-            ]
-        )
-    elif failed:
-        report.outcome = "skipped"
-        report.wasxfail = f"tolerated by {gate}: {len(failed)} of {len(results)} events failed"
-        report.longrepr = None
-    return props
 
 
 def _tolerating_gate(spec: MetricSpec, run: _Run) -> str | None:

@@ -1,0 +1,206 @@
+"""Batch mode: one test per chunk of a selection's events, each event's outcome kept as its
+case's would be, so that the results JSON, gates and exit code are those of one test per event.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pytest_trainloop.evaluation import (
+    EVENT_ARG,
+    STOPS_THE_RUN,
+    call_metric,
+    judge_usage,
+    judged,
+    raised,
+    snippets_of,
+)
+from pytest_trainloop.events import Event
+from pytest_trainloop.outcomes import Outcome, crash_message
+from pytest_trainloop.suites import Chosen
+
+BATCH_RESULTS_KEY = pytest.StashKey[list[tuple[object, ...]]]()
+_CHUNK_KEY = pytest.StashKey[list[Any]]()  # what an async metric came to on each event of a chunk
+
+
+@dataclass(eq=False)
+class Batch:
+    """The `event` parameter of a batch-mode test: one chunk of a selection's events.
+
+    Every metric with the same selection gets the same chunks, and their tests run one after
+    another (see `by_chunk`), so that a chunk's detail snippets are cut once for all of them
+    and held only while its tests run.
+    """
+
+    events: tuple[Event, ...]
+    selection: Chosen  # the events it is a chunk of
+    position: int  # its place among them
+    snippets: list[tuple[str, str]] | None = None  # each event's prompt and response, cut
+
+
+def by_chunk(
+    items: list[pytest.Item], batch_of: Callable[[pytest.Item], Batch | None]
+) -> list[pytest.Item]:
+    """Batch tests (those `batch_of` gives a chunk) reordered so that the tests of one chunk
+    run one after another.
+
+    A selection's tests stay where its first one was; within it, chunk by chunk, each chunk's
+    metrics in their collected order. Other tests keep their places.
+    """
+    anchors: dict[int, int] = {}  # id() of a selection -> where its first test was
+
+    def place(numbered: tuple[int, pytest.Item]) -> tuple[int, int, int]:
+        n, item = numbered
+        batch = batch_of(item)
+        if batch is None:
+            return (n, 0, n)
+        first = anchors.setdefault(id(batch.selection), n)
+        return (first, batch.position, n)
+
+    return [item for _, item in sorted(enumerate(items), key=place)]
+
+
+# What a metric came to on one event of a chunk: (event, outcome or None if it skipped, votes).
+_Evaluated = tuple[Event, Outcome | None, list[list[object]] | None]
+
+
+def run_batch(
+    item: pytest.Function,
+    batch: Batch,
+    threshold: float,
+    concurrent: bool,
+    funcargs: dict[str, Any],
+) -> None:
+    """The metric on every event of the chunk, each outcome kept as a case would keep it.
+
+    A sync metric's events are evaluated one by one, an async metric's several at a time. Each
+    event is parsed, used and dropped at once: parsing a line again costs less than keeping a
+    chunk of parsed lines alive (fresh memory for each, and the collector traverses them all,
+    measured on 100k events). The snippets are cut by the chunk's first metric and reused by
+    the others.
+    """
+    evaluated: Iterable[_Evaluated]
+    if concurrent:
+        call_metric(item, funcargs)  # `evaluate_concurrently`'s coroutine: the whole chunk
+        chunk = item.stash[_CHUNK_KEY]
+        del item.stash[_CHUNK_KEY]
+        evaluated = chunk
+    else:
+        evaluated = _one_by_one(item, batch, threshold, funcargs)
+    first = batch.snippets is None
+    snippets = batch.snippets = batch.snippets or []
+    # Tuples, not lists: the garbage collector stops tracking a tuple of strings and numbers,
+    # and Python's exit collected 200k list rows several times over (0.5 s at 100k events).
+    results: list[tuple[object, ...]] = []
+    for n, (event, outcome, votes) in enumerate(evaluated):
+        if first:
+            snippets.append(snippets_of(event))
+        prompt, response = snippets[n]
+        event._drop_parsed()
+        if outcome is not None:
+            results.append(
+                (event.id, outcome.kind, outcome.reason, outcome.score, prompt, response, votes)
+            )
+    item.stash[BATCH_RESULTS_KEY] = results
+
+
+def _one_by_one(
+    item: pytest.Function, batch: Batch, threshold: float, funcargs: dict[str, Any]
+) -> Iterator[_Evaluated]:
+    """A sync metric on the chunk's events, each evaluated as the caller asks for it."""
+    for event in batch.events:
+        funcargs[EVENT_ARG] = event
+        try:
+            value = call_metric(item, funcargs)
+        except STOPS_THE_RUN:
+            raise
+        except BaseException as exc:  # this event's outcome; the others still run
+            yield event, raised(exc), None
+        else:
+            yield event, *judged(item, value, threshold)
+
+
+def evaluate_concurrently(
+    item: pytest.Function, function: Any, batch: Batch, threshold: float, limit: int
+) -> Any:
+    """An async metric in batch mode: one coroutine that evaluates every event of the chunk,
+    `limit` at a time, and leaves what each came to in the item's stash.
+
+    Run by whatever runs the test's coroutine (pytest-asyncio, in its event loop, or ours), so
+    async fixtures and the metric share one loop. A judge metric then has many verdicts in
+    flight, where one by one each waits for the last.
+    """
+
+    @functools.wraps(function)
+    async def evaluate_chunk(**funcargs: Any) -> None:
+        import asyncio
+
+        evaluated: list[_Evaluated | None] = [None] * len(batch.events)
+        waiting = iter(enumerate(batch.events))  # shared: each worker takes the next event
+
+        async def worker() -> None:
+            for n, event in waiting:
+                try:
+                    value = await function(**{**funcargs, EVENT_ARG: event})
+                except (*STOPS_THE_RUN, asyncio.CancelledError):
+                    raise
+                except BaseException as exc:
+                    evaluated[n] = (event, raised(exc), None)
+                else:
+                    evaluated[n] = (event, *judged(item, value, threshold))
+                event._drop_parsed()  # at most `limit` parsed events at a time
+
+        await asyncio.gather(*(worker() for _ in range(min(limit, len(batch.events)))))
+        item.stash[_CHUNK_KEY] = evaluated
+
+    return evaluate_chunk
+
+
+def batch_into_report(
+    item: pytest.Item, report: pytest.TestReport, batch: Batch, label: str, gate: str | None
+) -> dict[str, object]:
+    """A batch test's report properties: every event's outcome; and one pytest outcome for the
+    chunk (`label` names its metric, `gate` the gate that tolerates failures, if one does)."""
+    results = item.stash.get(BATCH_RESULTS_KEY, None)
+    if results is None:  # the chunk broke before its events' outcomes: each event is an error
+        assert report.failed
+        # As per case: an error in setup has no snippets, one in the call has its event's.
+        events = batch.events
+        if report.when == "setup":
+            reason = f"error in setup: {crash_message(report)}"
+            snippets = [("", "")] * len(events)
+        else:
+            reason, snippets = crash_message(report), [snippets_of(event) for event in events]
+        results = [
+            (event.id, "error", reason, None, prompt, response, None)
+            for event, (prompt, response) in zip(events, snippets, strict=True)
+        ]
+    props: dict[str, object] = {"batch_results": results}
+    usage = judge_usage(item)
+    if usage:
+        props["judge_usage"] = usage
+    if report.failed:  # the chunk itself broke (a fixture, the loop): pytest's report stands
+        return props
+    failed = [r for r in results if r[1] == "failed"]
+    errors = [r for r in results if r[1] == "error"]
+    if errors or (failed and gate is None):
+        shown = [f"  [{r[0]}] {r[1]}: {r[2]}" for r in (errors + failed)[:20]]
+        more = len(errors) + len(failed) - len(shown)
+        report.outcome = "failed"
+        report.longrepr = "\n".join(
+            [
+                f"{label}: {len(failed)} failed and {len(errors)} errors of {len(results)} events",
+                *shown,
+                *([f"  ... and {more} more"] if more > 0 else []),
+            ]
+        )
+    elif failed:
+        report.outcome = "skipped"
+        report.wasxfail = f"tolerated by {gate}: {len(failed)} of {len(results)} events failed"
+        report.longrepr = None
+    return props

@@ -1,0 +1,124 @@
+"""One metric on one event: calling it, and what that came to (an outcome, a judge's votes).
+
+Shared by both ways of running: one test per event (plugin.py) and batch mode (batch.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+import pytest
+
+from pytest_trainloop.events import Event, EventLineError
+from pytest_trainloop.outcomes import Outcome, outcome_of
+
+EVENT_ARG = "event"
+_SNIPPET = 200  # characters of a case's input and output kept in the results details
+
+RETURNED_KEY = pytest.StashKey[object]()
+JUDGE_KEY = pytest.StashKey[Any]()  # the case's trainloop_judge, when it asked for one
+USAGE_KEY = pytest.StashKey[Any]()  # judge usage of verdicts asked through the module-level judge
+
+
+def keep_returned_value(item: pytest.Item, function: Any) -> Any:
+    """Wrap an async metric so its verdict survives an async plugin that runs it and drops it.
+
+    pytest-asyncio runs a coroutine test through a sync wrapper that discards what it returns;
+    the verdict is kept in the item's stash instead, whoever runs the coroutine.
+    """
+
+    @functools.wraps(function)
+    async def keep(*args: Any, **kwargs: Any) -> None:
+        item.stash[RETURNED_KEY] = await function(*args, **kwargs)
+
+    return keep
+
+
+def call_metric(item: pytest.Function, funcargs: dict[str, Any]) -> object:
+    """Call the metric with its arguments; what it returns (exceptions propagate)."""
+    value = item.obj(**funcargs)
+    if type(value) is bool:  # the commonest return, and not a coroutine
+        return value
+    if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
+        import asyncio  # only then: asyncio costs ~13 ms to import
+
+        value = asyncio.run(value)
+    # An async metric's verdict, kept by `keep_returned_value`, whose wrapper returns None.
+    if value is None and RETURNED_KEY in item.stash:
+        value = item.stash[RETURNED_KEY]
+        del item.stash[RETURNED_KEY]
+    return value
+
+
+def evaluate(
+    item: pytest.Function, funcargs: dict[str, Any], threshold: float
+) -> tuple[Outcome, list[list[object]] | None]:
+    """The metric's outcome on one event, and a judge verdict's votes if it returned one.
+
+    A failed assert is the metric's "no", with the assertion's message as the reason; any other
+    exception propagates (per case, pytest reports it with its traceback).
+    """
+    try:
+        value = call_metric(item, funcargs)
+    except AssertionError as exc:
+        return _assert_failed(exc), None
+    return judged(item, value, threshold)
+
+
+def judged(
+    item: pytest.Function, value: object, threshold: float
+) -> tuple[Outcome, list[list[object]] | None]:
+    """The outcome of a metric that returned `value`, and a judge verdict's votes if any."""
+    if value is True or value is False or value is None:  # the commonest: no votes to look for
+        return outcome_of(value, threshold), None
+    votes = getattr(value, "votes", None)  # a judge's verdict carries its votes
+    if not votes:
+        return outcome_of(value, threshold), None
+    if JUDGE_KEY not in item.stash:  # asked through judge.assert_true: count its usage here
+        from pytest_trainloop.judge.panel import add_usage
+
+        add_usage(item.stash.setdefault(USAGE_KEY, {}), getattr(value, "usage", {}))
+    return outcome_of(value, threshold), [
+        [v.model, v.index, v.claim_answer, v.negation_answer] for v in votes
+    ]
+
+
+def _assert_failed(exc: AssertionError) -> Outcome:
+    """A failed assert is the metric's "no", with the assertion's message as the reason."""
+    return Outcome("failed", str(exc) or "assertion failed")
+
+
+# pytest's own rule for a test: whatever it raises is its outcome, except these, which stop the
+# run. A metric on one event of a chunk follows the same rule.
+STOPS_THE_RUN = (KeyboardInterrupt, pytest.exit.Exception)
+
+
+def raised(exc: BaseException) -> Outcome | None:
+    """The outcome of a metric that raised `exc` on one event of a chunk, as it would be per
+    case: a failed assert fails, skip and xfail are not counted (None), the rest are errors.
+
+    Only per case does an error keep pytest's own report and traceback; in batch mode it is
+    the error of its event, and the chunk's other events still run.
+    """
+    if isinstance(exc, AssertionError):
+        return _assert_failed(exc)
+    if isinstance(exc, pytest.skip.Exception | pytest.xfail.Exception):
+        return None
+    return Outcome("error", f"{type(exc).__name__}: {exc}")
+
+
+def judge_usage(item: pytest.Item) -> dict[str, dict[str, int]] | None:
+    """The judge calls, cache hits and tokens of a test, per model (None if it judged nothing)."""
+    judge = item.stash.get(JUDGE_KEY, None)
+    usage = judge.usage if judge is not None else item.stash.get(USAGE_KEY, None)
+    return {model: u.as_dict() for model, u in usage.items()} if usage else None
+
+
+def snippets_of(event: Event) -> tuple[str, str]:
+    """The start of the event's prompt and response, kept in the results details."""
+    try:
+        return event.prompt[:_SNIPPET], event.response[:_SNIPPET]
+    except EventLineError:  # the metric met the same error: its case is an error already
+        return "", ""
