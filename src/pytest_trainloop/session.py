@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from pytest_trainloop import results
@@ -146,6 +147,8 @@ class TrainloopSession:
     ) -> None:
         """A batch-mode test's report: one case per event it evaluated."""
         results = props["batch_results"]
+        if isinstance(results, str):  # from a worker, which sends its rows as one JSON string
+            results = orjson.loads(results)
         if report.nodeid in self._counted or not isinstance(results, list):
             return  # one report per batch test: no need to mark each of its events counted
         self._counted.add(report.nodeid)
