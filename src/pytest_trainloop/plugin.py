@@ -273,9 +273,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("trainloop"):
         return
     run_settings = Settings.resolve(config)
-    run = config.stash[RUN_KEY] = _Run(run_settings, on_worker=hasattr(config, "workerinput"))
+    on_worker = hasattr(config, "workerinput")
+    run = config.stash[RUN_KEY] = _Run(run_settings, on_worker)
     config.pluginmanager.register(run, "trainloop-run")
-    if not hasattr(config, "workerinput"):  # the aggregating process: plain run or controller
+    if not on_worker:  # the aggregating process: plain run or controller
         # Imported here: every pytest run imports this module, few of them aggregate.
         from pytest_trainloop.session import TrainloopSession
 
