@@ -127,6 +127,43 @@ def pytest_runtest_call(item):
     assert {d["reason"] for d in metric["details"]} == {"RuntimeError: the sandbox is down"}
 
 
+RAISING_METRIC = """
+import pytest
+
+def lookup(event):
+    return {"e0": True}[event.id]
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+{prefix}def m(event):
+    return lookup(event)
+"""
+
+
+@pytest.mark.parametrize("prefix", ["", "async "], ids=["sync", "async"])
+def test_a_chunk_with_errors_shows_where_the_first_was_raised_in_the_users_code(
+    project: Project, prefix: str
+) -> None:
+    project.events([documented_event(f"e{i}", tags=["t"]) for i in range(4)])
+    project.metrics(RAISING_METRIC.replace("{prefix}", prefix))
+    result = project.run("--trainloop", "--trainloop-batch")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "s/m: 0 failed and 3 errors of 4 events",
+            "  [[]e1[]] error: KeyError: 'e1'",
+            "*",
+            "the first exception, raised on event e1:",
+            "*return lookup(event)",
+            "*",
+            '>       return {"e0": True}[event.id]',
+            "E       KeyError: 'e1'",
+            "test_metrics.py:4: KeyError",
+        ]
+    )
+    output = result.stdout.str()
+    assert "batch.py" not in output and "evaluation.py" not in output
+
+
 PYTEST_OUTCOMES = """
 import sys
 import pytest

@@ -26,6 +26,7 @@ from pytest_trainloop.suites import Chosen
 
 BATCH_RESULTS_KEY = pytest.StashKey[list[tuple[object, ...]]]()
 _CHUNK_KEY = pytest.StashKey[list[Any]]()  # what an async metric came to on each event of a chunk
+_FIRST_ERROR_KEY = pytest.StashKey[tuple[str, BaseException]]()  # a chunk's first error, by event
 
 
 @dataclass(eq=False)
@@ -120,9 +121,18 @@ def _one_by_one(
         except STOPS_THE_RUN:
             raise
         except BaseException as exc:  # this event's outcome; the others still run
-            yield event, raised(exc), None
+            yield _raised_on(item, event, exc)
         else:
             yield event, *judged(item, value, threshold)
+
+
+def _raised_on(item: pytest.Function, event: Event, exc: BaseException) -> _Evaluated:
+    """What a metric that raised `exc` on `event` came to; the chunk's first error is kept, so
+    that its report can show where it was raised."""
+    outcome = raised(exc)
+    if outcome is not None and outcome.kind == "error" and _FIRST_ERROR_KEY not in item.stash:
+        item.stash[_FIRST_ERROR_KEY] = (event.id, exc)
+    return event, outcome, None
 
 
 def evaluate_concurrently(
@@ -150,7 +160,7 @@ def evaluate_concurrently(
                 except (*STOPS_THE_RUN, asyncio.CancelledError):
                     raise
                 except BaseException as exc:
-                    evaluated[n] = (event, raised(exc), None)
+                    evaluated[n] = _raised_on(item, event, exc)
                 else:
                     evaluated[n] = (event, *judged(item, value, threshold))
                 event._drop_parsed()  # at most `limit` parsed events at a time
@@ -191,14 +201,19 @@ def batch_into_report(
     if errors or (failed and gate is None):
         shown = [f"  [{r[0]}] {r[1]}: {r[2]}" for r in (errors + failed)[:20]]
         more = len(errors) + len(failed) - len(shown)
+        lines = [
+            f"{label}: {len(failed)} failed and {len(errors)} errors of {len(results)} events",
+            *shown,
+            *([f"  ... and {more} more"] if more > 0 else []),
+        ]
+        first_error = item.stash.get(_FIRST_ERROR_KEY, None)
+        if first_error is not None:  # its traceback, cut to the metric's frames as per case
+            event_id, exc = first_error
+            del item.stash[_FIRST_ERROR_KEY]  # it holds the frames, and their locals, alive
+            trace = item.repr_failure(pytest.ExceptionInfo.from_exception(exc))
+            lines += ["", f"the first exception, raised on event {event_id}:", str(trace)]
         report.outcome = "failed"
-        report.longrepr = "\n".join(
-            [
-                f"{label}: {len(failed)} failed and {len(errors)} errors of {len(results)} events",
-                *shown,
-                *([f"  ... and {more} more"] if more > 0 else []),
-            ]
-        )
+        report.longrepr = "\n".join(lines)
     elif failed:
         report.outcome = "skipped"
         report.wasxfail = f"tolerated by {gate}: {len(failed)} of {len(results)} events failed"
