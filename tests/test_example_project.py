@@ -1,4 +1,5 @@
-"""The README's first command works as written, and its example output is what a run prints."""
+"""The README's first command works as written, its example output is what a run prints, and
+its example metrics run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import sys
 from pathlib import Path
 
 import orjson
+
+from tests.conftest import Project, documented_event
+from tests.judge_server import JudgeServer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "example_project"
@@ -23,6 +27,11 @@ def readme_output() -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- example-output", 1)[1].split("```text\n", 1)[1]
     return block.split("\n```", 1)[0].splitlines()
+
+
+def readme_python() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```python\n(.*?)\n```", readme, re.S)
 
 
 def test_the_readme_opens_with_the_install_and_test_commands() -> None:
@@ -83,3 +92,33 @@ def test_the_example_events_are_what_make_events_writes(tmp_path: Path) -> None:
     assert {p.relative_to(EXAMPLE): b for p, b in before.items()} == {
         p.relative_to(tmp_path): b for p, b in after.items()
     }
+
+
+def test_the_readmes_example_metrics_run_as_written(
+    project: Project, judge_server: JudgeServer
+) -> None:
+    # Every python block of the README, in order, as one module: the first one imports.
+    blocks = readme_python()
+    assert len(blocks) >= 2
+    project.metrics("\n\n\n".join(blocks))
+    link = "https://help.acme.example/articles/42"
+    project.events(
+        [
+            documented_event(f"s{i}", tags=["support"], content=f"See {link}" if i else "Sorry")
+            for i in range(3)
+        ]
+        + [
+            documented_event(f"c{i}", tags=["complaint"], content="[true] so sorry" if i else "No")
+            for i in range(2)
+        ]
+    )
+    (project.path / "trainloop.config.yaml").write_text(
+        "trainloop:\n  judge:\n    models: [openai/truthful]\n    calls_per_model_per_claim: 1\n"
+    )
+    result = project.run("--trainloop")
+    metrics = project.results()["suites"]["support"]["metrics"]
+    assert {name: (m["passed"], m["failed"], m["errors"]) for name, m in metrics.items()} == {
+        "cites_the_help_center": (2, 1, 0),
+        "judge_finds_the_reply_empathetic": (1, 1, 0),
+    }
+    assert result.ret == 1  # two gated metrics whose scores, 0.67 and 0.5, are below their bounds
