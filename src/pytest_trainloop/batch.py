@@ -177,6 +177,9 @@ def batch_into_report(
     """A batch test's report properties: every event's outcome; and one pytest outcome for the
     chunk (`label` names its metric, `gate` the gate that tolerates failures, if one does)."""
     results = item.stash.get(BATCH_RESULTS_KEY, None)
+    first_error = item.stash.get(_FIRST_ERROR_KEY, None)
+    if first_error is not None:
+        del item.stash[_FIRST_ERROR_KEY]  # it holds the frames, and their locals, alive
     if results is None:  # the chunk broke before its events' outcomes: each event is an error
         assert report.failed
         # As per case: an error in setup has no snippets, one in the call has its event's.
@@ -206,10 +209,8 @@ def batch_into_report(
             *shown,
             *([f"  ... and {more} more"] if more > 0 else []),
         ]
-        first_error = item.stash.get(_FIRST_ERROR_KEY, None)
         if first_error is not None:  # its traceback, cut to the metric's frames as per case
             event_id, exc = first_error
-            del item.stash[_FIRST_ERROR_KEY]  # it holds the frames, and their locals, alive
             trace = item.repr_failure(pytest.ExceptionInfo.from_exception(exc))
             lines += ["", f"the first exception, raised on event {event_id}:", str(trace)]
         report.outcome = "failed"
