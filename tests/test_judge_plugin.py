@@ -214,3 +214,22 @@ def test_in_batch_mode_an_async_judge_metric_has_many_verdicts_in_flight(
     judged.run("--trainloop", "--trainloop-batch", "--trainloop-batch-concurrency", "1")
     assert judged.results()["suites"] == per_case
     assert judge_server.max_in_flight == 4
+
+
+@pytest.mark.parametrize("batch", [[], ["--trainloop-batch"]], ids=["per-case", "batch"])
+def test_a_failing_async_judge_call_is_each_events_error_and_shows_no_key(
+    judged: Project, batch: list[str]
+) -> None:
+    judged.metrics(ASYNC_JUDGE_METRIC)
+    result = judged.run(
+        "--trainloop", "--trainloop-judge-models", "openai/status:500:0", "-l", "--tb=long", *batch
+    )
+    metric = judged.results()["suites"]["support"]["metrics"]["is_polite"]
+    assert (metric["errors"], metric["total"]) == (6, 6)
+    assert {d["reason"] for d in metric["details"]} == {
+        "JudgeCallError: openai/status:500:0: HTTP 500 after 2 attempt(s)"
+    }
+    result.stdout.fnmatch_lines(
+        ["*JudgeCallError: openai/status:500:0: HTTP 500 after 2 attempt(s)"]
+    )
+    assert "sk-test-openai-secret" not in result.stdout.str()
