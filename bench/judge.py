@@ -4,7 +4,8 @@
 
 200 cases, each one verdict from 2 models with k=3 (12 calls: 6 on the claim, 6 on its
 negation), cache off so every call goes out. Runs the suite serially and with `-n 4`, and an
-async twin of its metric in batch mode (one test, its events 16 at a time); prints the wall
+async twin of its metric in batch mode (one test, its events 16 at a time; and with `-n 4`, a
+chunk of 50 per worker); prints the wall
 time, the ideal (calls x latency / calls allowed in flight) and their ratio, and the most calls
 the server saw in flight at once.
 """
@@ -100,6 +101,8 @@ def main() -> None:
             ("serial", sync, 1),
             ("-n 4", [*sync, "-n", "4"], 4),
             ("batch", batch, 1),
+            # In chunks of 50, so that the 200 events make a chunk for each of the 4 workers.
+            ("batch -n 4", [*batch, "--trainloop-batch-size", "50", "-n", "4"], 4),
         ):
             wall, calls, peak = run(folder, server, extra)
             in_flight = args.concurrency * processes
