@@ -21,7 +21,7 @@ from pytest_trainloop.evaluation import (
     snippets_of,
 )
 from pytest_trainloop.events import Event
-from pytest_trainloop.outcomes import Outcome, crash_message
+from pytest_trainloop.outcomes import Outcome, broken_reason
 from pytest_trainloop.suites import Chosen
 
 BATCH_RESULTS_KEY = pytest.StashKey[list[tuple[object, ...]]]()
@@ -184,11 +184,11 @@ def batch_into_report(
         assert report.failed
         # As per case: an error in setup has no snippets, one in the call has its event's.
         events = batch.events
+        reason = broken_reason(report)
         if report.when == "setup":
-            reason = f"error in setup: {crash_message(report)}"
             snippets = [("", "")] * len(events)
         else:
-            reason, snippets = crash_message(report), [snippets_of(event) for event in events]
+            snippets = [snippets_of(event) for event in events]
         results = [
             (event.id, "error", reason, None, prompt, response, None)
             for event, (prompt, response) in zip(events, snippets, strict=True)

@@ -106,7 +106,12 @@ def raised(exc: BaseException) -> Outcome | None:
         return _assert_failed(exc)
     if isinstance(exc, pytest.skip.Exception | pytest.xfail.Exception):
         return None
-    return Outcome("error", f"{type(exc).__name__}: {exc}")
+    return Outcome("error", exception_reason(exc))
+
+
+def exception_reason(exc: BaseException) -> str:
+    """The reason of an error the metric raised, per case and per event alike."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def judge_usage(item: pytest.Item) -> dict[str, dict[str, int]] | None:

@@ -94,11 +94,12 @@ def outcome_of(value: object, threshold: float) -> Outcome:
     )
 
 
-def crash_message(report: Any) -> str:
-    """The one line pytest shows for a report that failed (its exception, as `Type: message`)."""
+def broken_reason(report: Any) -> str:
+    """The reason of an error whose test broke outside the metric (a fixture, a hook): the one
+    line pytest shows for the failed report, after "error in setup: " when it broke there."""
     crash = getattr(report.longrepr, "reprcrash", None)
     message = getattr(crash, "message", None) or report.longreprtext.strip()
-    return str(message)
+    return f"error in setup: {message}" if report.when == "setup" else str(message)
 
 
 def to_properties(values: dict[str, object]) -> list[tuple[str, object]]:

@@ -30,6 +30,7 @@ from pytest_trainloop.evaluation import (
     EVENT_ARG,
     JUDGE_KEY,
     evaluate,
+    exception_reason,
     judge_usage,
     keep_returned_value,
     snippets_of,
@@ -407,7 +408,7 @@ def _verdict_into_report(
     outcome = item.stash.get(OUTCOME_KEY, None)
     if outcome is None:  # the metric raised: pytest's report keeps the traceback
         excinfo = call.excinfo
-        reason = f"{excinfo.typename}: {excinfo.value}" if excinfo else "error"
+        reason = exception_reason(excinfo.value) if excinfo else "error"
         outcome = Outcome("error", reason)
     prompt, response = snippets_of(event)
     event._drop_parsed()  # the case is done with it: a run holds no parsed line per case

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from pytest_trainloop import results
-from pytest_trainloop.outcomes import crash_message, from_properties
+from pytest_trainloop.outcomes import broken_reason, from_properties
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.summary import Case, Gate, Tally, merge_usage
 
@@ -119,8 +119,8 @@ class TrainloopSession:
             elif "batch_results" in props:  # a batch's fixture broke: an error per event
                 self._fold_batch(report, suite, metric, props)
             elif report.failed:  # a fixture of the metric broke: the case is an error
-                reason = f"error in setup: {crash_message(report)}"
-                self._count(report.nodeid, Case(suite, metric, event_id, "error", reason))
+                case = Case(suite, metric, event_id, "error", broken_reason(report))
+                self._count(report.nodeid, case)
             else:
                 self._started[report.nodeid] = (suite, metric, event_id, events)
         elif report.when == "call" and "batch_results" in props:
