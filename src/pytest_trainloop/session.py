@@ -28,33 +28,6 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _case(
-    suite: str,
-    metric: str,
-    event_id: object,
-    kind: object,
-    reason: object,
-    score: object,
-    prompt: object,
-    response: object,
-    votes: object,
-    usage: object = None,
-) -> Case:
-    """A case from the values a per-case report carried, each checked for type."""
-    return Case(
-        suite,
-        metric,
-        str(event_id),
-        str(kind),
-        _text(reason),
-        score if isinstance(score, float) else None,
-        _text(prompt),
-        _text(response),
-        judge_usage=usage if isinstance(usage, dict) else None,
-        judge_votes=votes if isinstance(votes, list) else None,
-    )
-
-
 class TrainloopSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
@@ -128,17 +101,18 @@ class TrainloopSession:
             self._fold_batch(report, suite, metric, props)
         elif report.when == "call" and "verdict" in props:
             self._started.pop(report.nodeid, None)
-            case = _case(
+            score, usage, votes = (props.get(k) for k in ("score", "judge_usage", "judge_votes"))
+            case = Case(  # from values a report carried: each checked for type
                 suite,
                 metric,
                 event_id,
-                props["verdict"],
-                props.get("reason"),
-                props.get("score"),
-                props.get("input"),
-                props.get("output"),
-                props.get("judge_votes"),
-                props.get("judge_usage"),
+                str(props["verdict"]),
+                _text(props.get("reason")),
+                score if isinstance(score, float) else None,
+                _text(props.get("input")),
+                _text(props.get("output")),
+                judge_usage=usage if isinstance(usage, dict) else None,
+                judge_votes=votes if isinstance(votes, list) else None,
             )
             self._count(report.nodeid, case)
 
