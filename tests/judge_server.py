@@ -10,6 +10,8 @@ Models (the part after `openai/` or `anthropic/`):
 - `status:<code>:<n>`: answers HTTP <code> (with Retry-After: 0 on 429) to its first n
   requests, then acts `truthful`; `n` = 0 means always;
 - `malformed`: HTTP 200 with a body that is not JSON;
+- `reject-key`: HTTP 401 whose error body echoes the API key it was sent, whole and as a
+  prefix (as some providers do), in the provider's own error shape;
 - `slow:<ms>`: `truthful` after a delay.
 """
 
@@ -91,7 +93,9 @@ class _Handler(BaseHTTPRequestHandler):
             prompt = body["messages"][-1]["content"]
             status, headers, text = server.answer(body["model"], prompt)
             anthropic = self.path.endswith("/v1/messages")
-            if status != 200:
+            if body["model"] == "reject-key":
+                status, payload = 401, _rejected_key(self.headers, anthropic)
+            elif status != 200:
                 payload = json.dumps({"error": {"message": f"scripted {status}"}}).encode()
             elif text is None:
                 payload = b"<html>this is not json</html>"
@@ -119,6 +123,20 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with server.lock:
                 server.in_flight -= 1
+
+
+def _rejected_key(headers: Any, anthropic: bool) -> bytes:
+    """A 401 body that echoes the key it was sent, as some providers do."""
+    key = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+    message = f"Incorrect API key provided: {key}. Your key starts {key[:12]}..."
+    if anthropic:
+        error = {"type": "error", "error": {"type": "authentication_error", "message": message}}
+    else:
+        error = {
+            "error": {"message": message, "type": "invalid_request_error", "code": key},
+            "echo": headers.get("authorization"),
+        }
+    return json.dumps(error).encode()
 
 
 def serving() -> Iterator[JudgeServer]:

@@ -259,6 +259,20 @@ def test_an_env_file_fills_only_unset_variables(
     monkeypatch.delenv("TRAINLOOP_X")
 
 
+def test_a_credential_of_the_env_file_is_masked_even_when_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_trainloop.redact import redact
+
+    env = tmp_path / ".env"
+    env.write_text("OTHER_API_KEY=sk-from-the-file-only\nJUDGE_REGION=eu-west-1-long\n")
+    monkeypatch.setenv("OTHER_API_KEY", "sk-from-the-environment")
+    monkeypatch.setenv("JUDGE_REGION", "us")
+    load_env_file(env)
+    text = "sk-from-the-file-only in eu-west-1-long"
+    assert redact(text) == "sk-f…[redacted] in eu-west-1-long"
+
+
 def test_a_judge_reads_its_key_from_its_env_file(
     tmp_path: Path, judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -308,12 +322,15 @@ def test_bad_judge_settings_name_what_is_allowed(mapping: dict[str, object], mes
         JudgeConfig.from_mapping(mapping, Path("."), Path("data"))
 
 
-def test_httpx_is_imported_only_when_a_judge_calls_out() -> None:
+def test_httpx_and_asyncio_are_imported_only_when_a_judge_calls_out() -> None:
     import subprocess
     import sys
 
+    # Settings.resolve checks the judge settings at every --trainloop start-up: importing the
+    # judge costs no HTTP client and no event loop (asyncio and ssl, ~11 ms).
     probe = (
-        "import sys, pytest_trainloop.plugin, pytest_trainloop.judge; print('httpx' in sys.modules)"
+        "import sys, pytest_trainloop.plugin, pytest_trainloop.judge; "
+        "print('httpx' in sys.modules, 'asyncio' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.conftest import Project, documented_event
+from tests.conftest import INI, Project, documented_event
 from tests.judge_server import JudgeServer
 
 CONFIG = """
@@ -168,10 +168,64 @@ def test_four_workers_fill_one_cache_without_losing_or_corrupting_an_answer(
     assert len(judge_server.requests) == calls
 
 
-def test_bad_judge_settings_are_a_usage_error(judged: Project) -> None:
-    result = judged.run("--trainloop", "--trainloop-judge-cache", "sometimes", "-k", "is_polite")
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(["*judge cache must be one of use, refresh, off, replay*"])
+NO_JUDGE_METRIC = """
+import pytest
+
+@pytest.mark.trainloop_suite("support", tags=["t"])
+def is_short(event):
+    return len(event.response) < 100
+"""
+
+BAD_JUDGE_OPTIONS = [
+    ("judge_cache", "bogus", "judge cache must be one of use, refresh, off, replay, got 'bogus'"),
+    ("judge_models", "gpt-4o", "judge model 'gpt-4o' must be 'openai/<model>' or *"),
+    ("judge_models", ",", "judge models must be a non-empty list, got []"),
+    ("judge_calls", "0", "judge calls_per_model_per_claim must be a whole number >= 1, got 0"),
+]
+
+
+@pytest.fixture
+def unjudged(project: Project) -> Project:
+    """A project whose run asks no judge: its judge settings are checked all the same."""
+    project.events([documented_event("e1", tags=["t"])])
+    project.metrics(NO_JUDGE_METRIC)
+    return project
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD_JUDGE_OPTIONS)
+def test_a_bad_judge_option_is_a_usage_error_at_start_up_naming_the_flag(
+    unjudged: Project, name: str, value: str, message: str
+) -> None:
+    flag = "--trainloop-" + name.replace("_", "-")
+    result = unjudged.run("--trainloop", f"{flag}={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message} (from {flag})"])
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD_JUDGE_OPTIONS)
+def test_a_bad_judge_option_is_a_usage_error_at_start_up_naming_the_ini_key(
+    unjudged: Project, name: str, value: str, message: str
+) -> None:
+    unjudged.pytester.makeini(INI + f"trainloop_{name} = {value}\n")
+    result = unjudged.run("--trainloop")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message} (from the trainloop_{name} ini key)"])
+
+
+def test_a_bad_judge_setting_in_the_config_file_is_a_usage_error_naming_the_file(
+    unjudged: Project,
+) -> None:
+    (unjudged.path / "trainloop.config.yaml").write_text(CONFIG + "    temperature: 9\n")
+    result = unjudged.run("--trainloop")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: judge temperature must be a number in [[]0.0, 2.0], got 9 (from 'judge:' in *"]
+    )
+    # An option that overrides the file's bad value is not blamed on the file, and vice versa.
+    (unjudged.path / "trainloop.config.yaml").write_text(CONFIG + "    cache: sometimes\n")
+    unjudged.run("--trainloop", "--trainloop-judge-cache=off").assert_outcomes(passed=1)
+    result = unjudged.run("--trainloop", "--trainloop-judge-calls=2")
+    result.stderr.fnmatch_lines(["ERROR: judge cache must be one of *(from 'judge:' in *"])
 
 
 def test_batch_mode_reports_the_same_verdicts_votes_and_judge_usage(judged: Project) -> None:
@@ -233,3 +287,58 @@ def test_a_failing_async_judge_call_is_each_events_error_and_shows_no_key(
         ["*JudgeCallError: openai/status:500:0: HTTP 500 after 2 attempt(s)"]
     )
     assert "sk-test-openai-secret" not in result.stdout.str()
+
+
+KEYS = ("sk-test-openai-secret", "sk-ant-test-secret")
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("batch", [[], ["--trainloop-batch"]], ids=["per-case", "batch"])
+def test_a_key_the_provider_echoes_in_its_error_is_written_nowhere(
+    judged: Project, provider: str, batch: list[str]
+) -> None:
+    # Both metrics: the fixture's judge and the module-level one, which reads only the file.
+    (judged.path / "trainloop.config.yaml").write_text(
+        CONFIG.replace("[openai/truthful, anthropic/truthful]", f"[{provider}/reject-key]")
+    )
+    junit = judged.path / "junit.xml"
+    result = judged.run("--trainloop", "-vv", "--tb=long", "-l", f"--junitxml={junit}", *batch)
+    written = {
+        "terminal": result.stdout.str() + result.stderr.str(),
+        "junit": junit.read_text(),
+        "results": (judged.data / "results" / judged.summary()["results_file"]).read_text(),
+        "summary": (judged.data / "results" / "evaluation_summary.json").read_text(),
+    }
+    for where, text in written.items():
+        for key in KEYS:
+            assert text.count(key) == 0, f"{key} in the {where}"
+            assert key[:12] not in text, f"a prefix of {key} in the {where}"
+    # Still useful: the model, the status, the provider's error type and message.
+    reasons = {
+        d["reason"]
+        for metric in judged.results()["suites"]["support"]["metrics"].values()
+        for d in metric["details"]
+    }
+    assert len(reasons) == 1
+    (reason,) = reasons
+    assert reason.startswith(f"JudgeCallError: {provider}/reject-key: HTTP 401")
+    error_type = "authentication_error" if provider == "anthropic" else "invalid_request_error"
+    assert error_type in reason
+    assert "Incorrect API key provided: sk-" in reason
+    assert f"{provider}/reject-key: HTTP 401" in written["terminal"]
+    assert "Incorrect API key provided" in written["terminal"]
+    assert "Incorrect API key provided" in written["junit"]
+
+
+@pytest.mark.parametrize("batch", [[], ["--trainloop-batch"]], ids=["per-case", "batch"])
+def test_no_frame_of_a_traceback_holds_a_key_not_even_with_full_trace(
+    judged: Project, batch: list[str]
+) -> None:
+    # --full-trace shows every frame, our hidden ones too, each with its locals.
+    (judged.path / "trainloop.config.yaml").write_text(
+        CONFIG.replace("[openai/truthful, anthropic/truthful]", "[openai/reject-key]")
+    )
+    result = judged.run("--trainloop", "--tb=long", "-l", "--full-trace", *batch)
+    output = result.stdout.str() + result.stderr.str()
+    assert "JudgeCallError: openai/reject-key: HTTP 401" in output
+    assert "sk-test-" not in output

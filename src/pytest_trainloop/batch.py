@@ -22,6 +22,7 @@ from pytest_trainloop.evaluation import (
 )
 from pytest_trainloop.events import Event
 from pytest_trainloop.outcomes import Outcome, broken_reason
+from pytest_trainloop.redact import redact
 from pytest_trainloop.suites import Chosen
 
 BATCH_RESULTS_KEY = pytest.StashKey[list[tuple[object, ...]]]()
@@ -212,7 +213,7 @@ def batch_into_report(
         if first_error is not None:  # its traceback, cut to the metric's frames as per case
             event_id, exc = first_error
             trace = item.repr_failure(pytest.ExceptionInfo.from_exception(exc))
-            lines += ["", f"the first exception, raised on event {event_id}:", str(trace)]
+            lines += ["", f"the first exception, raised on event {event_id}:", redact(str(trace))]
         report.outcome = "failed"
         report.longrepr = "\n".join(lines)
     elif failed:

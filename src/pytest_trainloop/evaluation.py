@@ -13,6 +13,7 @@ import pytest
 
 from pytest_trainloop.events import Event, EventLineError
 from pytest_trainloop.outcomes import Outcome, outcome_of
+from pytest_trainloop.redact import redact
 
 EVENT_ARG = "event"
 _SNIPPET = 200  # characters of a case's input and output kept in the results details
@@ -110,8 +111,9 @@ def raised(exc: BaseException) -> Outcome | None:
 
 
 def exception_reason(exc: BaseException) -> str:
-    """The reason of an error the metric raised, per case and per event alike."""
-    return f"{type(exc).__name__}: {exc}"
+    """The reason of an error the metric raised, per case and per event alike; with every
+    secret the process knows masked, since it is written to the results JSON and JUnit."""
+    return redact(f"{type(exc).__name__}: {exc}")
 
 
 def judge_usage(item: pytest.Item) -> dict[str, dict[str, int]] | None:

@@ -205,13 +205,10 @@ class Settings:
     config_dir: Path  # where relative paths of the config file start
 
     def judge_config(self) -> Any:
-        """The judge's settings (a JudgeConfig); built on first use, so judges cost no import."""
-        from pytest_trainloop.judge import JudgeConfig, JudgeConfigError
+        """The judge's settings (a JudgeConfig), checked by `resolve` already."""
+        from pytest_trainloop.judge import JudgeConfig
 
-        try:
-            return JudgeConfig.from_mapping(self.judge_options, self.config_dir, self.data_folder)
-        except JudgeConfigError as exc:
-            raise pytest.UsageError(f"{exc} (from {CONFIG_FILE} or --trainloop-judge-*)") from None
+        return JudgeConfig.from_mapping(self.judge_options, self.config_dir, self.data_folder)
 
     @classmethod
     def resolve(cls, config: pytest.Config) -> Settings:
@@ -220,22 +217,13 @@ class Settings:
         data_folder, source = _data_folder(config, config_path, file_options)
         results, _ = _given(config, "results")
         strict = config.getoption("trainloop_strict")
-        judge_options = dict(file_options.get("judge") or {})
-        models, _ = _given(config, "judge_models")
-        if models is not None:
-            judge_options["models"] = [m.strip() for m in models.split(",") if m.strip()]
-        calls = _number(config, "judge_calls", int)
-        if calls is not None:
-            judge_options["calls_per_model_per_claim"] = int(calls)
+        judge_options = _judge_options(config, config_path, file_options, data_folder)
         batch = config.getoption("trainloop_batch")
         batch_size = _number(config, "batch_size", int)
         concurrency = _number(config, "batch_concurrency", int)
         for value, name in ((batch_size, "size"), (concurrency, "concurrency")):
             if value == 0:
                 raise pytest.UsageError(f"--trainloop-batch-{name} must be at least 1")
-        cache, _ = _given(config, "judge_cache")
-        if cache is not None:
-            judge_options["cache"] = cache
         return cls(
             data_folder=data_folder,
             data_folder_source=source,
@@ -253,6 +241,40 @@ class Settings:
             judge_options=judge_options,
             config_dir=config_path.parent,
         )
+
+
+def _judge_options(
+    config: pytest.Config, config_path: Path, file_options: dict[str, Any], data_folder: Path
+) -> dict[str, Any]:
+    """The config file's `judge:` mapping with the judge options of the command line and ini
+    applied, checked at start-up (with or without a judge metric in the run): a bad value is a
+    usage error naming where it came from."""
+    # Only the settings part of the judge: asyncio and httpx are imported where a judge runs.
+    from pytest_trainloop.judge import JudgeConfig, JudgeConfigError
+
+    section = file_options.get("judge")
+    if section is not None and not isinstance(section, dict):
+        raise pytest.UsageError(f"'judge:' in {config_path} must be a mapping, got {section!r}")
+    options = dict(section or {})
+    given: dict[str, str] = {}  # the judge settings given as options, and by which
+    models, source = _given(config, "judge_models")
+    if models is not None:
+        options["models"] = [m.strip() for m in models.split(",") if m.strip()]
+        given["models"] = source
+    calls = _number(config, "judge_calls", int)
+    if calls is not None:
+        options["calls_per_model_per_claim"] = int(calls)
+        given["calls_per_model_per_claim"] = _given(config, "judge_calls")[1]
+    cache, source = _given(config, "judge_cache")
+    if cache is not None:
+        options["cache"] = cache
+        given["cache"] = source
+    try:
+        JudgeConfig.from_mapping(options, config_path.parent, data_folder)
+    except JudgeConfigError as exc:
+        source = given.get(exc.setting or "", f"'judge:' in {config_path}")
+        raise pytest.UsageError(f"{exc} (from {source})") from None
+    return options
 
 
 def _data_folder(

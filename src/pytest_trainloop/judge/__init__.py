@@ -13,13 +13,11 @@ and its usage is reported per metric and suite.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_trainloop.judge.cache import MODES, JudgeCache, JudgeCacheMissError
 from pytest_trainloop.judge.panel import (
@@ -36,6 +34,11 @@ from pytest_trainloop.judge.panel import (
     render,
 )
 from pytest_trainloop.judge.providers import JudgeCallError, Model, ask, base_url
+from pytest_trainloop.redact import looks_like_credential, register
+
+if TYPE_CHECKING:  # imported where a judge runs, not by `Settings.resolve` (~11 ms, with ssl)
+    import asyncio
+    import concurrent.futures
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -54,7 +57,12 @@ __all__ = [
 
 
 class JudgeConfigError(ValueError):
-    """A judge setting is wrong; the message names it and what is allowed."""
+    """A judge setting is wrong; the message names it and what is allowed, and `setting` is
+    its key in the `judge:` mapping (None for the mapping as a whole)."""
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 def _positive_int(mapping: dict[str, Any], key: str, minimum: int) -> int | None:
@@ -62,7 +70,9 @@ def _positive_int(mapping: dict[str, Any], key: str, minimum: int) -> int | None
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise JudgeConfigError(f"judge {key} must be a whole number >= {minimum}, got {value!r}")
+        raise JudgeConfigError(
+            f"judge {key} must be a whole number >= {minimum}, got {value!r}", key
+        )
     return value
 
 
@@ -71,7 +81,9 @@ def _number(mapping: dict[str, Any], key: str, low: float, high: float) -> float
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise JudgeConfigError(f"judge {key} must be a number in [{low}, {high}], got {value!r}")
+        raise JudgeConfigError(
+            f"judge {key} must be a number in [{low}, {high}], got {value!r}", key
+        )
     return float(value)
 
 
@@ -120,12 +132,14 @@ class JudgeConfig:
         models = mapping.get("models")
         if models is not None:
             if not isinstance(models, list) or not models:
-                raise JudgeConfigError(f"judge models must be a non-empty list, got {models!r}")
+                raise JudgeConfigError(
+                    f"judge models must be a non-empty list, got {models!r}", "models"
+                )
             for model in models:
                 try:
                     Model.parse(str(model))
                 except ValueError as exc:
-                    raise JudgeConfigError(str(exc)) from None
+                    raise JudgeConfigError(str(exc), "models") from None
             changes["models"] = tuple(str(m) for m in models)
         for key, minimum in (
             ("calls_per_model_per_claim", 1),
@@ -146,7 +160,9 @@ class JudgeConfig:
         template = mapping.get("template")
         if template is not None:
             if not isinstance(template, str) or "{claim}" not in template:
-                raise JudgeConfigError("judge template must be a string containing {claim}")
+                raise JudgeConfigError(
+                    "judge template must be a string containing {claim}", "template"
+                )
             changes["template"] = template
         mode = mapping.get("cache")
         if isinstance(mode, bool):  # YAML reads a bare `off` as false (and `on` as true)
@@ -154,7 +170,7 @@ class JudgeConfig:
         if mode is not None:
             if mode not in MODES:
                 raise JudgeConfigError(
-                    f"judge cache must be one of {', '.join(MODES)}, got {mode!r}"
+                    f"judge cache must be one of {', '.join(MODES)}, got {mode!r}", "cache"
                 )
             changes["cache_mode"] = mode
         for key in ("cache_folder", "env_path"):
@@ -163,7 +179,9 @@ class JudgeConfig:
         urls = mapping.get("base_urls")
         if urls is not None:
             if not isinstance(urls, dict) or not all(isinstance(v, str) for v in urls.values()):
-                raise JudgeConfigError("judge base_urls must map openai/anthropic to URLs")
+                raise JudgeConfigError(
+                    "judge base_urls must map openai/anthropic to URLs", "base_urls"
+                )
             changes["base_urls"] = dict(urls)
         return replace(cls(), **changes)
 
@@ -186,6 +204,8 @@ def load_env_file(path: Path) -> None:
         name, value = name.strip(), value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
+        if looks_like_credential(name):  # masked even if the environment's value wins
+            register(value)
         os.environ.setdefault(name, value)
 
 
@@ -198,6 +218,8 @@ class _Engine:
     """
 
     def __init__(self, config: JudgeConfig) -> None:
+        import asyncio
+
         if config.env_path is not None:  # once per engine, not once per judge that shares it
             load_env_file(config.env_path)
         self.loop = asyncio.new_event_loop()
@@ -211,6 +233,8 @@ class _Engine:
             self.submit(self._open(config)).result()
 
     async def _open(self, config: JudgeConfig) -> None:
+        import asyncio
+
         import httpx
 
         self.client = httpx.AsyncClient(
@@ -219,6 +243,8 @@ class _Engine:
         self.semaphore = asyncio.Semaphore(config.concurrency)
 
     def submit(self, coroutine: Any) -> concurrent.futures.Future[Any]:
+        import asyncio
+
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
     def close(self) -> None:
@@ -266,6 +292,8 @@ class Judge:
     ) -> JudgeVerdict:
         """The panel's verdict on `claim`; see `assert_true_async` inside an event loop."""
         __tracebackhide__ = True  # a failed verdict's traceback ends in the user's metric
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -290,6 +318,8 @@ class Judge:
     ) -> JudgeVerdict:
         """The panel's verdict on `claim`, awaitable from any running event loop."""
         __tracebackhide__ = True
+        import asyncio
+
         verdict = self._verdict(claim, negation, models, k, temperature, template)
         return await asyncio.wrap_future(self._get_engine().submit(verdict))
 
@@ -304,6 +334,8 @@ class Judge:
     ) -> JudgeVerdict:
         """Runs on the engine's loop: ask every model k times about claim and negation, vote."""
         __tracebackhide__ = True
+        import asyncio
+
         config = self.config
         panel = [Model.parse(m) for m in (models or config.models)]
         samples = k if k is not None else config.calls_per_model_per_claim

@@ -1,16 +1,21 @@
 """Asking one model one prompt over HTTP: OpenAI chat completions and Anthropic messages.
 
-httpx is imported by the caller only when a judge really calls out; nothing here runs at
+httpx and asyncio are imported only when a judge really calls out; nothing here runs at
 pytest start-up. Retries back off exponentially with jitter and honour `Retry-After`.
+
+No key is ever a local variable of a frame that can end up in a traceback (think `pytest -l`):
+the headers that carry it are built in the call that sends them. Every key sent is registered
+with `redact`, and an error body is redacted before it is kept.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from pytest_trainloop.redact import redact, register
 
 if TYPE_CHECKING:
     import httpx
@@ -60,6 +65,7 @@ def api_key(provider: str) -> str:
     key = os.environ.get(variable)
     if not key:
         raise JudgeCallError(f"no API key for the {provider} judge: set {variable}")
+    register(key)  # masked in any text we write, whatever the variable's name
     return key
 
 
@@ -68,22 +74,25 @@ def base_url(provider: str, configured: dict[str, str]) -> str:
     return (url or DEFAULT_BASE_URLS[provider]).rstrip("/")
 
 
-def _request(
-    model: Model, prompt: str, temperature: float, url: str
-) -> tuple[str, dict[str, str], dict[str, Any]]:
+def _request(model: Model, prompt: str, temperature: float, url: str) -> tuple[str, dict[str, Any]]:
+    """The endpoint and body of a call (its headers are `_headers`, built as it is sent)."""
     messages = [{"role": "user", "content": prompt}]
     if model.provider == "openai":
-        headers = {"authorization": f"Bearer {api_key('openai')}"}
         body = {"model": model.name, "messages": messages, "temperature": temperature}
-        return f"{url}/chat/completions", headers, body
-    headers = {"x-api-key": api_key("anthropic"), "anthropic-version": "2023-06-01"}
+        return f"{url}/chat/completions", body
     body = {
         "model": model.name,
         "max_tokens": 1024,
         "messages": messages,
         "temperature": temperature,
     }
-    return f"{url}/v1/messages", headers, body
+    return f"{url}/v1/messages", body
+
+
+def _headers(provider: str) -> dict[str, str]:
+    if provider == "openai":
+        return {"authorization": f"Bearer {api_key('openai')}"}
+    return {"x-api-key": api_key("anthropic"), "anthropic-version": "2023-06-01"}
 
 
 def _reply(model: Model, data: Any) -> Reply:
@@ -99,6 +108,24 @@ def _reply(model: Model, data: Any) -> Reply:
     if not isinstance(text, str):
         raise TypeError("the reply's content is not text")
     return Reply(text, int(prompt or 0), int(completion or 0))
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The provider's error type and message (both protocols nest them under `error`), else
+    the start of the body; every secret masked, before the text is cut, so that a cut cannot
+    leave part of a key unmasked."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    error = data.get("error") if isinstance(data, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str):
+        kind = error.get("type") if isinstance(error, dict) else None
+        detail = f"{kind}: {message}" if isinstance(kind, str) else message
+    else:
+        detail = response.text
+    return redact(detail)[:300]
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -119,17 +146,19 @@ async def ask(
     backoff: float = 0.5,
 ) -> Reply:
     """One answer from `model`, retrying 429, 5xx, timeouts and connection errors."""
-    # Hidden from pytest's tracebacks: this frame holds the API key (think `pytest -l`).
-    __tracebackhide__ = True
+    __tracebackhide__ = True  # a failed verdict's traceback ends in the user's metric
+    import asyncio
+
     import httpx
 
-    endpoint, headers, body = _request(model, prompt, temperature, url)
+    endpoint, body = _request(model, prompt, temperature, url)
     attempts = 0
     while True:
         attempts += 1
         delay: float | None = None
         try:
-            response = await client.post(endpoint, headers=headers, json=body)
+            # The headers, and the key in them, are no local of this frame.
+            response = await client.post(endpoint, headers=_headers(model.provider), json=body)
         except httpx.TimeoutException:
             problem = "timed out"
         except httpx.TransportError as exc:
@@ -146,7 +175,7 @@ async def ask(
             problem = f"HTTP {status}"
             if status != 429 and status < 500:
                 raise JudgeCallError(
-                    f"{model}: {problem} after {attempts} attempt(s): {response.text[:200]}"
+                    f"{model}: {problem} after {attempts} attempt(s): {_error_detail(response)}"
                 )
             delay = _retry_after(response)
         if attempts > max_retries:

@@ -1,0 +1,101 @@
+"""Masking the secrets this process knows in any text we print or write.
+
+The secrets are the values of environment variables whose names look like credentials
+(`OPENAI_API_KEY`, `GITHUB_TOKEN`, `AWS_SECRET_ACCESS_KEY`, `PGPASSWORD`, `AUTHORIZATION`, ...)
+and whatever was registered with `register` (the judge registers every key it sends and every
+credential its env file holds). A value shorter than `MIN_SECRET` characters is not a secret
+(`true`, `1`, a port number) and is left alone.
+
+Wherever a secret appears, whole or as a prefix of at least `MIN_SECRET` characters (some
+providers echo the start of a key they reject), it becomes `sk-p…[redacted]`: the secret's
+first 4 characters, enough to tell which key it was (keys begin with a fixed `sk-`, `ghp_` ...),
+never more; a secret shorter than 16 characters shows none of them, `[redacted]`.
+
+Pure and at the bottom: imports nothing of ours, and no pytest.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+
+MIN_SECRET = 8  # characters: shorter values, and shorter echoed prefixes, are not masked
+_SHOWN = 4  # characters of a secret kept in its mask, and only of a long secret
+_SHOWN_FROM = 16  # the length from which a secret's first characters are shown
+REDACTED = "[redacted]"
+
+# The last word of the name says what it holds; `PASSWORD`, `TOKEN`, ... also glued to a
+# prefix (`PGPASSWORD`). Not `PWD`, which is the working folder.
+_CREDENTIAL_NAME = re.compile(
+    r"(?:^|_)(?:API_?KEY|KEY|ACCESS_KEY|CREDENTIALS?|AUTH|AUTHORIZATION|COOKIE)$"
+    r"|(?:TOKEN|SECRET|PASSWORD|PASSWD|APIKEY)$",
+    re.IGNORECASE,
+)
+_registered: set[str] = set()
+
+
+@functools.cache  # a handful of names, asked again on every error reason
+def looks_like_credential(name: str) -> bool:
+    """Whether an environment variable of this name holds a credential, by its name."""
+    return _CREDENTIAL_NAME.search(name) is not None
+
+
+def register(secret: str) -> None:
+    """Mask `secret` from now on in every text this process redacts (if it is long enough)."""
+    if len(secret) >= MIN_SECRET:
+        _registered.add(secret)
+
+
+def mask(secret: str) -> str:
+    """What a secret is replaced with: `sk-p…[redacted]`, or `[redacted]` if it is short."""
+    if len(secret) >= _SHOWN_FROM:
+        return f"{secret[:_SHOWN]}…{REDACTED}"
+    return REDACTED
+
+
+def secrets() -> set[str]:
+    """Every secret known now; the environment is read on each call, so that a key set or
+    changed during the run counts too."""
+    found = set(_registered)
+    for name, value in os.environ.items():
+        if len(value) >= MIN_SECRET and looks_like_credential(name):
+            found.add(value)
+    return found
+
+
+def redact(text: str) -> str:
+    """`text` with every secret the process knows masked, whole or as a long prefix."""
+    spans = sorted(span for secret in secrets() for span in _runs(text, secret))
+    if not spans:  # the common case: one scan of the text per secret
+        return text
+    parts: list[str] = []
+    done = 0
+    start, end, secret = spans[0]
+    # Runs of several secrets can overlap (keys share their start, `sk-proj-`...): each
+    # stretch of overlapping runs is masked as one, or a run cut short by another's mask
+    # would leave the rest of its secret in plain sight.
+    for next_start, next_end, next_secret in [*spans[1:], (len(text) + 1, 0, "")]:
+        if next_start < end:
+            end = max(end, next_end)
+            continue
+        parts += [text[done:start], mask(secret)]
+        done = end
+        start, end, secret = next_start, next_end, next_secret
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _runs(text: str, secret: str) -> list[tuple[int, int, str]]:
+    """Each stretch of text (start, end, secret) that repeats the start of `secret` for
+    MIN_SECRET characters or more: the whole secret, or the prefix of it a provider echoed."""
+    head = secret[:MIN_SECRET]
+    runs = []
+    at = text.find(head)
+    while at >= 0:
+        end = at + MIN_SECRET
+        while end - at < len(secret) and end < len(text) and text[end] == secret[end - at]:
+            end += 1
+        runs.append((at, end, secret))
+        at = text.find(head, at + 1)
+    return runs
