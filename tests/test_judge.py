@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_trainloop import TrainloopWarning
 from pytest_trainloop.judge import (
     Judge,
     JudgeAbstainedError,
@@ -210,6 +211,44 @@ def test_the_cache_makes_a_second_verdict_free_and_replays_offline(
         JudgeCacheMissError, match=r"no recorded answer from openai/truthful.*promises a refund"
     ):
         judge_for(tmp_path, "openai/truthful", cache_mode="replay").assert_true(FALSE_CLAIM)
+
+
+@pytest.mark.parametrize(
+    "damaged", [b"{}", b'{"answer": null}', b"[]", b'{"answer": "<result>tr'], ids=repr
+)
+def test_a_damaged_cache_entry_is_asked_again_rewritten_and_named_in_a_warning(
+    tmp_path: Path, judge_server: JudgeServer, damaged: bytes
+) -> None:
+    judge_for(tmp_path, "openai/truthful", calls_per_model_per_claim=1).assert_true(TRUE_CLAIM)
+    entry, _ = sorted((tmp_path / "cache").rglob("*.json"))  # the claim's, the negation's
+    recorded = entry.read_bytes()
+    entry.write_bytes(damaged)
+    again = judge_for(tmp_path, "openai/truthful", calls_per_model_per_claim=1)
+    with pytest.warns(TrainloopWarning) as warned:
+        verdict = again.assert_true(TRUE_CLAIM)
+    assert verdict
+    [warning] = warned
+    assert str(entry) in str(warning.message)
+    assert "asked again" in str(warning.message)
+    assert again.usage["openai/truthful"].calls == 1  # the damaged entry, asked again
+    assert again.usage["openai/truthful"].cache_hits == 1
+    assert entry.read_bytes() == recorded
+
+
+def test_a_damaged_cache_entry_in_replay_mode_is_named_then_a_miss(
+    tmp_path: Path, judge_server: JudgeServer
+) -> None:
+    judge_for(tmp_path, "openai/truthful", calls_per_model_per_claim=1).assert_true(TRUE_CLAIM)
+    entry = sorted((tmp_path / "cache").rglob("*.json"))[0]
+    entry.write_bytes(b"{}")
+    replay = judge_for(
+        tmp_path, "openai/truthful", calls_per_model_per_claim=1, cache_mode="replay"
+    )
+    with (
+        pytest.warns(TrainloopWarning, match="replay mode cannot ask again"),
+        pytest.raises(JudgeCacheMissError),
+    ):
+        replay.assert_true(TRUE_CLAIM)
 
 
 def test_refresh_asks_again_and_off_keeps_nothing(

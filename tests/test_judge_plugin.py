@@ -32,6 +32,10 @@ def module_level_judge(event):
 """
 
 
+# In-process runs inherit this suite's `filterwarnings = error`; a damaged entry only warns.
+WARN = ("-W", "default::pytest_trainloop.TrainloopWarning")
+
+
 @pytest.fixture
 def judged(project: Project, judge_server: JudgeServer) -> Project:
     project.events(
@@ -134,9 +138,30 @@ def test_a_damaged_cache_entry_is_asked_again_and_a_leftover_temp_file_ignored(
     entry = next(p for p in (judged.data / "judge_cache").rglob("*.json"))
     entry.write_text('{"answer": "<result>tr')  # as if killed mid-write without our rename
     (entry.parent / ".tmp-leftover").write_text("{")
-    judged.run("--trainloop", "-k", "is_polite").assert_outcomes(passed=3, failed=3, deselected=6)
+    result = judged.run("--trainloop", "-k", "is_polite", *WARN)
+    result.assert_outcomes(passed=3, failed=3, deselected=6)
+    result.stdout.fnmatch_lines([f"*TrainloopWarning: judge cache entry {entry} cannot be read*"])
     assert len(judge_server.requests) == calls + 1
     assert orjson.loads(entry.read_bytes())["answer"]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n2"]], ids=["serial", "-n2"])
+def test_a_cache_entry_without_an_answer_is_asked_again_with_a_warning_naming_it(
+    judged: Project, judge_server: JudgeServer, workers: list[str]
+) -> None:
+    judged.run("--trainloop", "-k", "is_polite")
+    calls = len(judge_server.requests)
+    entry = sorted((judged.data / "judge_cache").rglob("*.json"))[0]
+    recorded = entry.read_bytes()
+    entry.write_text("{}")  # valid JSON, but no answer
+    result = judged.run("--trainloop", "-k", "is_polite", *WARN, *workers)
+    outcomes = result.parseoutcomes()
+    assert (outcomes["passed"], outcomes["failed"]) == (3, 3)
+    result.stdout.fnmatch_lines([f"*TrainloopWarning: judge cache entry {entry} holds no answer*"])
+    assert len(judge_server.requests) == calls + 1
+    assert entry.read_bytes() == recorded  # rewritten: the next run asks nothing
+    judged.run("--trainloop", "-k", "is_polite", "-W", "error::pytest_trainloop.TrainloopWarning")
+    assert len(judge_server.requests) == calls + 1
 
 
 def test_an_abstaining_judge_makes_the_case_an_error(judged: Project) -> None:

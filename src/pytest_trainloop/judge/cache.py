@@ -9,11 +9,13 @@ committed so that CI can replay every verdict offline.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from pytest_trainloop import TrainloopWarning
 from pytest_trainloop.results import write_atomically
 
 MODES = ("use", "refresh", "off", "replay")
@@ -40,13 +42,26 @@ class JudgeCache:
         return self.folder / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
+        """The entry recorded for `key`, or None: absent, or damaged (cut short, edited by
+        hand, no `answer` text), which a warning names; the caller then asks again and `put`
+        rewrites it."""
         if self.mode in ("off", "refresh"):
             return None
+        path = self._path(key)
         try:
-            entry: dict[str, Any] = orjson.loads(self._path(key).read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            return None  # absent, or damaged by hand: ask again
-        return entry
+            entry = orjson.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, orjson.JSONDecodeError) as exc:
+            problem = f"cannot be read ({exc})"
+        else:
+            if isinstance(entry, dict) and isinstance(entry.get("answer"), str):
+                return entry
+            problem = "holds no answer text"
+        then = "replay mode cannot ask again" if self.mode == "replay" else "asked again"
+        # Not an error: the entry is only a recording, and the model can answer again.
+        warnings.warn(TrainloopWarning(f"judge cache entry {path} {problem}: {then}"), stacklevel=1)
+        return None
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         if self.mode == "off":
