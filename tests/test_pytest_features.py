@@ -177,3 +177,38 @@ def test_in_batch_mode_an_async_metric_runs_in_its_async_fixtures_loop(mixed: Pr
     result = mixed.run("--trainloop", "--trainloop-batch", "--trainloop-batch-size", "3")
     result.assert_outcomes(passed=2)
     assert mixed.results()["suites"]["s"]["metrics"]["same_loop"]["passed"] == 4
+
+
+@pytest.mark.parametrize("batch", [[], ["--trainloop-batch"]], ids=["per-case", "batch"])
+def test_two_identical_runs_write_the_same_bytes_though_reasons_name_functions(
+    project: Project, batch: list[str]
+) -> None:
+    project.events([documented_event(f"req_{c}", tags=["t"], content=c) for c in "abcd"])
+    project.metrics("""
+import re
+import pytest
+
+class Finder:
+    pass
+
+@pytest.mark.trainloop_suite("s", tags=["t"], min_score=0.1)
+def found(event):
+    assert re.search("a", event.response)
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def breaks(event):
+    raise LookupError(f"no {Finder()!r} for {re.search!r}")
+""")
+    for _ in range(2):  # each in a fresh process: its functions get new addresses
+        project.pytester.runpytest_subprocess("-p", "no:randomly", "--trainloop", *batch)
+    first, second = (
+        [line for line in path.read_bytes().splitlines() if b'"timestamp"' not in line]
+        for path in project.results_files()
+    )
+    assert first == second
+    details = project.results()["suites"]["s"]["metrics"]["found"]["details"]
+    assert "where None = <function search>('a', 'b')" in details[1]["reason"]
+    broke = project.results()["suites"]["s"]["metrics"]["breaks"]["details"]
+    assert (
+        broke[0]["reason"] == "LookupError: no <test_metrics.Finder object> for <function search>"
+    )
