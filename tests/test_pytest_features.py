@@ -212,3 +212,29 @@ def breaks(event):
     assert (
         broke[0]["reason"] == "LookupError: no <test_metrics.Finder object> for <function search>"
     )
+
+
+def test_junit_xml_shows_a_tolerated_failure_as_skipped_xfail_and_no_none_properties(
+    mixed: Project,
+) -> None:
+    mixed.metrics(
+        METRICS.replace('tags=["t"])\ndef is_hello', 'tags=["t"], min_score=0.1)\ndef is_hello')
+    )
+    result = mixed.run("--trainloop", "--junitxml=out.xml")
+    assert result.ret == 1  # `scored` has no gate: its failing cases fail
+    root = ET.parse(mixed.path / "out.xml").getroot()
+    cases = {case.get("name"): case for case in root.iter("testcase")}
+    tolerated = cases["is_hello[req_b2]"]
+    skipped = tolerated.find("skipped")
+    assert skipped is not None and skipped.get("type") == "pytest.xfail"
+    assert skipped.get("message") == "tolerated by min_score=0.1: not hello"
+    props = {p.get("name"): p.get("value") for p in tolerated.iter("property")}
+    assert props["trainloop_verdict"] == "failed"  # the truth, whatever CI calls it
+    assert props["trainloop_min_score"] == "0.1"
+    assert "trainloop_score" not in props  # a pass/fail verdict has no score
+    values = [p.get("value") for p in root.iter("property")]
+    assert values and "None" not in values
+    passed = {p.get("name") for p in cases["is_hello[req_a1]"].iter("property")}
+    assert "trainloop_min_score" in passed and "trainloop_score" not in passed
+    unbounded = {p.get("name") for p in cases["scored[req_a1]"].iter("property")}
+    assert "trainloop_min_score" not in unbounded and "trainloop_score" in unbounded

@@ -114,7 +114,9 @@ def broken_reason(report: Any) -> str:
 
 
 def to_properties(values: dict[str, object]) -> list[tuple[str, object]]:
-    return [(PROPERTY_PREFIX + key, value) for key, value in values.items()]
+    """`values` as report properties; a value that is None (no score, no bound) is left out,
+    so that JUnit XML does not show the string 'None' (a reader gets None for it anyway)."""
+    return [(PROPERTY_PREFIX + key, value) for key, value in values.items() if value is not None]
 
 
 def from_properties(properties: Sequence[tuple[str, object]]) -> dict[str, object]:
