@@ -223,6 +223,10 @@ class _Run:
                     # One string for execnet rather than thousands of rows: its pure-Python
                     # serializer took 1.3 s to send 200k rows, and the controller 1 s to read them.
                     props["batch_results"] = orjson.dumps(props["batch_results"]).decode()
+            elif call.when == "setup" and self.on_worker:
+                # Should this worker die in the chunk, the controller still knows its events:
+                # one string per chunk (ids hold no space), as its outcomes are.
+                props["batch_events"] = " ".join(event.id for event in case.batch.events)
         elif call.when == "call" and not report.skipped:
             verdict = _verdict_into_report(item, call, report, case, self)
             # On the item too: JUnit XML takes a case's properties from its teardown report.
