@@ -13,7 +13,7 @@ import inspect
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import pytest
@@ -41,7 +41,9 @@ from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import (
     MARKER,
     MARKER_HELP,
+    MARKER_SIGNATURE,
     Chosen,
+    MarkerError,
     MetricSpec,
     TrainloopWarning,
     choose,
@@ -72,7 +74,8 @@ class _Run:
     on_worker: bool = False  # an xdist worker: its reports travel to the controller
     log: EventLog | None = None
     specs: dict[str, tuple[MetricSpec, tuple[str, ...]]] = field(default_factory=dict)
-    homes: dict[tuple[str, str], str] = field(default_factory=dict)  # (suite, metric) -> node id
+    # (suite, metric) -> the node id and file:line of the function that has it
+    homes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     chosen: dict[tuple[Any, ...], Chosen] = field(default_factory=dict)
     chunks: dict[int, list[Batch]] = field(default_factory=dict)  # by id() of their selection
     current_batch: Batch | None = None  # the chunk whose snippets are kept
@@ -319,9 +322,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if mark is None:
         return
     where = metafunc.definition.nodeid
-    spec = parse_marker(mark, metafunc.function.__name__, where)
+    name = metafunc.function.__name__
+    try:
+        spec = parse_marker(mark, name)
+    except MarkerError as exc:
+        wrong = str(exc)  # reported outside the handler: not "during handling of" anything
+    else:
+        wrong = ""
+    if wrong:
+        _bad_metric(
+            metafunc, f"@pytest.mark.{MARKER} on {name}: {wrong}\nthe marker: {MARKER_SIGNATURE}"
+        )
     if EVENT_ARG not in metafunc.fixturenames:
-        raise pytest.UsageError(f"{where}: a {MARKER} metric must take an `event` argument")
+        _bad_metric(
+            metafunc,
+            f"{name} is a {MARKER} metric: it must take an `event` argument, the recorded "
+            f"event it evaluates (def {name}(event): ...)",
+        )
     run = metafunc.config.stash.get(RUN_KEY, None)
     if run is None:
         skip = pytest.mark.skip(reason=NOT_ENABLED_HINT)
@@ -332,11 +349,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(EVENT_ARG, [pytest.param(None, id="suite-not-selected")])
         run.specs[where] = (spec, ())
         return
-    home = run.homes.setdefault((spec.suite, spec.metric), where)
+    home, home_line = run.homes.setdefault((spec.suite, spec.metric), (where, _location(metafunc)))
     if home != where:  # their counts would merge into one metric of the results
-        raise pytest.UsageError(
-            f"{where}: suite {spec.suite!r} already has a metric named {spec.metric!r} "
-            f"({home}); give one of them another name or another suite"
+        _bad_metric(
+            metafunc,
+            f"suite {spec.suite!r} already has a metric named {spec.metric!r} ({home_line}, "
+            f"{home}); give one of them another name or another suite",
         )
     run.specs[where] = (spec, _argnames(metafunc.function))
     chosen = run.choose(spec)
@@ -364,6 +382,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(
         EVENT_ARG, chunks, ids=[f"batch-{n}-of-{len(chunks)}" for n in range(1, len(chunks) + 1)]
     )
+
+
+def _location(metafunc: pytest.Metafunc) -> str:
+    path, line, _ = metafunc.definition.location
+    return path if line is None else f"{path}:{line + 1}"
+
+
+def _bad_metric(metafunc: pytest.Metafunc, message: str) -> NoReturn:
+    """A mistake in how a metric is declared: one collection error that starts at its file:line
+    and says what is wrong, without a traceback (the frames would be pytest's and ours)."""
+    pytest.fail(f"{_location(metafunc)}: {message}", pytrace=False)
 
 
 def _argnames(function: Any) -> tuple[str, ...]:
