@@ -221,6 +221,23 @@ def test_suite_option_deselects_other_suites(tagged: Project) -> None:
     assert set(tagged.results()["suites"]) == {"qa"}
 
 
+@pytest.mark.parametrize("workers", [[], ["-n2"]], ids=["serial", "xdist"])
+def test_an_unknown_suite_option_is_a_usage_error_listing_the_suites(
+    tagged: Project, workers: list[str]
+) -> None:
+    result = tagged.run(
+        "--trainloop", "--trainloop-suite", "qa", "--trainloop-suite", "nosuch", *workers
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    line = (
+        "ERROR: --trainloop-suite: no suite named 'nosuch'; "
+        "the suites of the collected metrics are: greetings, qa"
+    )
+    assert line in [*result.stdout.lines, *result.stderr.lines]
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert not (tagged.data / "results").exists()
+
+
 def test_tags_option_replaces_the_markers_tags(tagged: Project) -> None:
     result = tagged.run("--trainloop", "--trainloop-tags", "geo", "--co", "-q")
     assert collected(result) == ["says_hello[q1]", "test_is_short[q1]", "test_ordinary"]

@@ -53,6 +53,7 @@ from pytest_trainloop.suites import (
 
 NOT_ENABLED_HINT = "trainloop metric: run pytest with --trainloop to evaluate it on recorded events"
 _BAD_LINES_SHOWN = 20
+_USAGE_ERROR = "trainloop_usage_error"  # key of a worker's `workeroutput`
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class _Run:
     current_batch: Batch | None = None  # the chunk whose snippets are kept
     announced_bad_lines: bool = False
     announced_suites: set[str] = field(default_factory=set)
+    usage_error: str = ""  # the controller's: a worker found the run's options wrong
 
     def events_log(self) -> EventLog:
         if self.log is None:
@@ -116,6 +118,43 @@ class _Run:
             )
         return chosen
 
+    def _unknown_suites(self, config: pytest.Config, items: list[pytest.Item]) -> bool:
+        """--trainloop-suite names a suite no collected metric has: a usage error, listing them.
+
+        Raised where the cases were collected; but a usage error raised on an xdist worker
+        breaks the controller (an INTERNALERROR), so a worker runs nothing and leaves the
+        message for the controller, which ends the run with it (`pytest_testnodedown`).
+        """
+        known = sorted({spec.suite for spec, _ in self.specs.values()})
+        unknown = [name for name in self.settings.selection.suites if name not in known]
+        if not unknown:
+            return False
+        message = (
+            f"--trainloop-suite: no suite named {', '.join(map(repr, unknown))}; "
+            f"the suites of the collected metrics are: {', '.join(known)}"
+        )
+        if not self.on_worker:
+            raise pytest.UsageError(message)
+        config.workeroutput[_USAGE_ERROR] = message  # type: ignore[attr-defined]
+        config.hook.pytest_deselected(items=list(items))
+        items.clear()
+        return True
+
+    @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook, called on the controller
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        message = getattr(node, "workeroutput", {}).get(_USAGE_ERROR)
+        if message:
+            self.usage_error = str(message)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.usage_error:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.usage_error:
+            terminalreporter.write_line(f"ERROR: {self.usage_error}", red=True)
+
     # --- the hooks of a --trainloop run (registered only then: an inert plugin costs nothing
     # per test) ---
 
@@ -141,7 +180,7 @@ class _Run:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        if not self.specs:
+        if not self.specs or self._unknown_suites(config, items):
             return
         kept: list[pytest.Item] = []
         deselected: list[pytest.Item] = []
