@@ -202,7 +202,9 @@ class _Run:
             param = item.callspec.params.get(EVENT_ARG)
             identity: dict[str, object] = {"suite": spec.suite, "metric": spec.metric}
             if param is None:  # the one skipped case of a suite with no matching event
-                identity["empty"] = item.get_closest_marker("skip").kwargs["reason"]  # type: ignore[union-attr]
+                identity["empty"], fails = _nothing_to_evaluate(self, spec, self.choose(spec))
+                if fails:
+                    identity["empty_fails"] = True
             else:
                 identity.update(threshold=spec.threshold, min_score=spec.min_score)
                 asynchronous = inspect.iscoroutinefunction(item.obj)
@@ -398,11 +400,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run.specs[where] = (spec, _argnames(metafunc.function))
     chosen = run.choose(spec)
     if not chosen.events:
-        tags = ", ".join(run.settings.selection.tags or spec.tags)
-        reason = (
-            f"no event with tags [{tags}] (match={spec.match}) in "
-            f"{run.settings.data_folder / 'events'}"
-        )
+        reason, _ = _nothing_to_evaluate(run, spec, chosen)
         metafunc.parametrize(
             EVENT_ARG, [pytest.param(None, id="no-events", marks=pytest.mark.skip(reason=reason))]
         )
@@ -421,6 +419,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(
         EVENT_ARG, chunks, ids=[f"batch-{n}-of-{len(chunks)}" for n in range(1, len(chunks) + 1)]
     )
+
+
+def _nothing_to_evaluate(run: _Run, spec: MetricSpec, chosen: Chosen) -> tuple[str, bool]:
+    """Why a metric has no case, and whether that fails the run.
+
+    An evaluation of nothing is no green build: a suite whose tags select no event fails the
+    run (a typo, a renamed tag), and so does a gated metric that the run's own narrowing
+    (--trainloop-since, ...) left with nothing, unless the marker says allow_empty=True.
+    """
+    tags = f"tags [{', '.join(run.settings.selection.tags or spec.tags)}] (match={spec.match})"
+    folder = run.settings.data_folder / "events"
+    if chosen.matched:
+        reason = (
+            f"the run's selection left none of the {chosen.matched} events with {tags} in {folder}"
+        )
+        fails = spec.min_score is not None
+    else:
+        reason = f"no event with {tags} in {folder}"
+        if chosen.left_out:
+            reason += f", only {len(chosen.left_out)} failed calls (include_errors=True takes them)"
+        fails = True
+    return reason, fails and not spec.allow_empty
 
 
 def _location(metafunc: pytest.Metafunc) -> str:

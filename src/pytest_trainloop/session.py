@@ -81,6 +81,8 @@ class TrainloopSession:
         if report.when == "setup":
             if "empty" in props:
                 self.tally.empty_suites[suite] = str(props["empty"])
+                if props.get("empty_fails"):
+                    self.tally.must_not_be_empty[(suite, metric)] = str(props["empty"])
             elif "batch_results" in props:  # a batch's fixture broke: an error per event
                 self._fold_batch(report, suite, metric, props)
             elif report.failed:  # a fixture of the metric broke: the case is an error
@@ -248,7 +250,14 @@ class TrainloopSession:
         if self.results_path is not None:
             tr.write_line(f"results: {self.results_path}")
         for gate in self.gates:
-            if not gate.held:
+            if gate.name == "not_empty" and not gate.held:
+                why = self.tally.must_not_be_empty[(str(gate.suite), str(gate.metric))]
+                tr.write_line(
+                    f"trainloop: {gate.label}: {why}; allow_empty=True on its marker accepts that",
+                    red=True,
+                    bold=True,
+                )
+            elif not gate.held:
                 tr.write_line(
                     f"trainloop gate not met: {gate.label}: score {gate.score:.3f} "
                     f"< {gate.bound:g}",

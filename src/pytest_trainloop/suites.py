@@ -127,6 +127,9 @@ class Chosen:
 
     events: list[Event]
     left_out: tuple[str, ...]
+    # the events the marker's own choices (tags, match, include_errors) selected, before the
+    # run's narrowing (since, until, sample, limit): 0 when the suite selects nothing at all
+    matched: int = 0
 
 
 def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chosen:
@@ -140,6 +143,7 @@ def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chose
     if not spec.include_errors:
         left_out = tuple(e.id for e in chosen if not e.succeeded)
         chosen = [e for e in chosen if e.succeeded]
+    matched = len(chosen)
     since, until = selection.since, selection.until
     if since is not None or until is not None:
         chosen = [
@@ -156,7 +160,7 @@ def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chose
         chosen = [chosen[i] for i in picked]
     if selection.limit is not None:
         chosen = chosen[: selection.limit]
-    return Chosen(chosen, left_out)
+    return Chosen(chosen, left_out, matched)
 
 
 class TrainloopWarning(pytest.PytestWarning):
