@@ -129,6 +129,7 @@ def lonely(event):
 """)
     result = tagged.run("--trainloop", "-rs")
     result.assert_outcomes(skipped=1)
+    assert result.ret == 1  # an evaluation of nothing (see test_gates.py)
     result.stdout.fnmatch_lines(
         ["SKIPPED * no event with tags [[]nothing-has-this[]] (match=any) in *data/events"]
     )
@@ -144,42 +145,70 @@ def lonely(event):
         ('"s", tags=["g"], min_score=2', "min_score= must be a number in [[]0, 1], got 2"),
         ('"s", tags=["g"], threshold=-0.1', "threshold= must be a number in [[]0, 1]*"),
         ('"s", tags=["g"], match="some"', "match= must be 'any' or 'all', got 'some'"),
+        ('"s", tags=["g"], allow_empty="yes"', "allow_empty= must be True or False, got 'yes'"),
     ],
 )
-def test_bad_marker_arguments_are_errors_naming_what_is_allowed(
+def test_bad_marker_arguments_are_one_clean_collection_error_naming_what_is_allowed(
     tagged: Project, marker: str, message: str
 ) -> None:
     tagged.metrics(
         f"import pytest\n\n@pytest.mark.trainloop_suite({marker})\ndef m(event):\n    pass\n"
     )
-    result = tagged.run("--trainloop")
-    assert result.ret != 0
-    result.stdout.fnmatch_lines([f"*test_metrics.py::m: @pytest.mark.trainloop_suite {message}"])
+    # Under xdist each worker reports the same collection error.
+    workers = ["-n2"] if "allow_empty" in marker else []
+    result = tagged.run("--trainloop", *workers)
+    # pytest's exit code for collection errors; pytest-xdist's is 1
+    assert result.ret == (1 if workers else pytest.ExitCode.INTERRUPTED)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR collecting test_metrics.py*",
+            f"test_metrics.py:3: @pytest.mark.trainloop_suite on m: {message}",
+            "the marker: trainloop_suite(name, *, tags, match='any', *, allow_empty=False)",
+        ]
+    )
+    assert_no_traceback(result)
 
 
-def test_a_metric_without_an_event_argument_is_an_error(tagged: Project) -> None:
+def assert_no_traceback(result: pytest.RunResult) -> None:
+    output = result.stdout.str()
+    assert (
+        "pluggy/" not in output and "_pytest/" not in output and "pytest_trainloop/" not in output
+    )
+    assert "Traceback" not in output and "During handling" not in output
+
+
+def test_a_metric_without_an_event_argument_is_a_clean_collection_error(tagged: Project) -> None:
     tagged.metrics(
         'import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["g"])\ndef test_m():\n    pass\n'
     )
     result = tagged.run("--trainloop")
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(["*a trainloop_suite metric must take an `event` argument"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "test_metrics.py:3: test_m is a trainloop_suite metric: it must take an `event` "
+            "argument, the recorded event it evaluates (def test_m(event): ...)"
+        ]
+    )
+    assert_no_traceback(result)
 
 
-def test_two_metrics_of_one_name_in_one_suite_are_an_error(tagged: Project) -> None:
+def test_two_metrics_of_one_name_in_one_suite_are_a_clean_collection_error(
+    tagged: Project,
+) -> None:
     metric = (
         'import pytest\n\n@pytest.mark.trainloop_suite("s", tags=["g"])\ndef m(event):\n    pass\n'
     )
     tagged.metrics(metric, name="test_one")
     tagged.metrics(metric, name="test_two")
     result = tagged.run("--trainloop")
-    assert result.ret != 0
+    assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(
         [
-            "*test_two.py::m: suite 's' already has a metric named 'm' (test_one.py::m); "
-            "give one of them another name or another suite"
+            "test_two.py:3: suite 's' already has a metric named 'm' (test_one.py:3, "
+            "test_one.py::m); give one of them another name or another suite"
         ]
     )
+    assert_no_traceback(result)
 
 
 def test_the_marker_is_registered(project: Project) -> None:
@@ -191,6 +220,23 @@ def test_suite_option_deselects_other_suites(tagged: Project) -> None:
     result = tagged.run("--trainloop", "--trainloop-suite", "qa", "-q")
     result.assert_outcomes(passed=2, deselected=1)
     assert set(tagged.results()["suites"]) == {"qa"}
+
+
+@pytest.mark.parametrize("workers", [[], ["-n2"]], ids=["serial", "xdist"])
+def test_an_unknown_suite_option_is_a_usage_error_listing_the_suites(
+    tagged: Project, workers: list[str]
+) -> None:
+    result = tagged.run(
+        "--trainloop", "--trainloop-suite", "qa", "--trainloop-suite", "nosuch", *workers
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    line = (
+        "ERROR: --trainloop-suite: no suite named 'nosuch'; "
+        "the suites of the collected metrics are: greetings, qa"
+    )
+    assert line in [*result.stdout.lines, *result.stderr.lines]
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert not (tagged.data / "results").exists()
 
 
 def test_tags_option_replaces_the_markers_tags(tagged: Project) -> None:

@@ -52,3 +52,23 @@ def cuts_the_file(event):
     # Shown at the metric's own line, without the reader's frames.
     result.stdout.fnmatch_lines(["*day1.jsonl was replaced or cut while the run went on*"])
     assert "pytest_trainloop/events.py" not in result.stdout.str()
+
+
+def test_in_batch_mode_a_crashed_workers_chunk_keeps_its_event_ids(project: Project) -> None:
+    project.events([documented_event(f"e{i}", tags=["t"]) for i in range(6)])
+    project.metrics("""
+import os
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def sometimes_dies(event):
+    if event.id == "e4":
+        os._exit(1)
+""")
+    result = project.run("--trainloop", "--trainloop-batch", "--trainloop-batch-size", "3", "-n2")
+    assert result.ret == 1
+    metric = project.results()["suites"]["s"]["metrics"]["sometimes_dies"]
+    assert (metric["passed"], metric["errors"]) == (3, 3)
+    crashed = [d for d in metric["details"] if d["verdict"] == "error"]
+    assert [d["event_id"] for d in crashed] == ["e3", "e4", "e5"]
+    assert all("crashed" in d["reason"] for d in crashed)

@@ -36,10 +36,43 @@ def readme_python() -> list[str]:
 
 def test_the_readme_opens_with_the_install_and_test_commands() -> None:
     first, second = readme_commands()[:2]
-    assert first == "python -m pip install . && cd example_project && python -m pytest --trainloop"
+    assert first == (
+        "python -m pip install . && (cd example_project && python -m pytest --trainloop)"
+    )
     assert second == 'python -m pip install -e ".[test]" && python -m pytest -n 2'
     ci = (ROOT / ".ci" / "run").read_text()
     assert f"\n{second}\n" in ci
+
+
+def test_the_readmes_two_commands_chain_when_pasted_into_one_shell(tmp_path: Path) -> None:
+    # Both commands exactly as written, one after the other, in one shell at the repository's
+    # root; `python` is a stand-in that records where it ran and with what (the real install
+    # and test run are too heavy to repeat inside the test suite; the evaluation itself is run
+    # for real below). What can break is where each command runs.
+    log = tmp_path / "calls.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "python"
+    stand_in.write_text(f'#!/bin/sh\nprintf "%s|%s\\n" "$PWD" "$*" >> {log}\n')
+    stand_in.chmod(0o755)
+    first, second = readme_commands()[:2]
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["sh", "-c", f"{first}\n{second}\n"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    calls = [line.split("|", 1) for line in log.read_text().splitlines()]
+    assert [(Path(cwd).resolve(), args) for cwd, args in calls] == [
+        (ROOT, "-m pip install ."),
+        (EXAMPLE, "-m pytest --trainloop"),
+        (ROOT, "-m pip install -e .[test]"),
+        (ROOT, "-m pytest -n 2"),
+    ]
 
 
 def test_the_example_evaluation_ends_green_and_prints_the_readme_output(tmp_path: Path) -> None:

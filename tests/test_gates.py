@@ -141,3 +141,83 @@ def test_no_tests_is_still_exit_5(three_of_four: Project) -> None:
         three_of_four.run("--trainloop", "-k", "nothing_matches").ret
         == pytest.ExitCode.NO_TESTS_COLLECTED
     )
+
+
+EMPTY = """
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def found(event):
+    pass
+
+@pytest.mark.trainloop_suite("typo", tags=["tt"]{allow})
+def lonely(event):
+    pass
+"""
+
+
+@pytest.mark.parametrize("dist", [[], ["-n2"]])
+def test_a_suite_whose_tags_select_no_event_fails_the_run_with_a_red_line(
+    three_of_four: Project, dist: list[str]
+) -> None:
+    three_of_four.metrics(EMPTY.format(allow=""))
+    result = three_of_four.run("--trainloop", *dist)
+    assert result.ret == 1
+    result.assert_outcomes(passed=4, skipped=1)
+    events = three_of_four.data / "events"
+    result.stdout.fnmatch_lines(
+        [
+            f"trainloop: typo/lonely evaluated nothing: no event with tags [[]tt[]] "
+            f"(match=any) in {events}; allow_empty=True on its marker accepts that"
+        ]
+    )
+    data = three_of_four.results()
+    assert data["gates"] == [
+        {
+            "gate": "not_empty",
+            "suite": "typo",
+            "metric": "lonely",
+            "bound": 1,
+            "score": 0,
+            "held": False,
+        }
+    ]
+    assert data["gates_held"] is False
+
+
+def test_allow_empty_lets_a_suite_select_no_event(three_of_four: Project) -> None:
+    three_of_four.metrics(EMPTY.format(allow=", allow_empty=True"))
+    result = three_of_four.run("--trainloop")
+    assert result.ret == 0
+    result.assert_outcomes(passed=4, skipped=1)
+    assert "evaluated nothing" not in result.stdout.str()
+    data = three_of_four.results()
+    assert data["gates"] == [] and data["gates_held"] is True
+    assert data["suites"]["typo"]["skipped"].startswith("no event with tags [tt]")
+
+
+def test_a_gated_metric_left_with_no_case_by_the_runs_selection_fails_the_run(
+    three_of_four: Project,
+) -> None:
+    # Every event is of 2024-01-15: --trainloop-since 2025 leaves both metrics nothing.
+    three_of_four.metrics(GATED.format(bound=0.5))
+    result = three_of_four.run("--trainloop", "--trainloop-since", "2025-01-01")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "trainloop: s/mostly_hello evaluated nothing: the run's selection left none of "
+            "the 4 events with tags [[]t[]] (match=any) in *; allow_empty=True on its marker "
+            "accepts that"
+        ]
+    )
+    # The ungated metric is skipped, as the run asked: it does not fail the run.
+    assert [g["metric"] for g in three_of_four.results()["gates"]] == ["mostly_hello"]
+
+
+@pytest.mark.parametrize("option", ["--trainloop-limit", "--trainloop-sample"])
+def test_asking_for_zero_events_is_a_usage_error(three_of_four: Project, option: str) -> None:
+    three_of_four.metrics(GATED.format(bound=0.5))
+    result = three_of_four.run("--trainloop", option, "0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {option} must be a whole number >= 1*, got '0'"])
+    assert not (three_of_four.data / "results").exists()

@@ -177,3 +177,64 @@ def test_in_batch_mode_an_async_metric_runs_in_its_async_fixtures_loop(mixed: Pr
     result = mixed.run("--trainloop", "--trainloop-batch", "--trainloop-batch-size", "3")
     result.assert_outcomes(passed=2)
     assert mixed.results()["suites"]["s"]["metrics"]["same_loop"]["passed"] == 4
+
+
+@pytest.mark.parametrize("batch", [[], ["--trainloop-batch"]], ids=["per-case", "batch"])
+def test_two_identical_runs_write_the_same_bytes_though_reasons_name_functions(
+    project: Project, batch: list[str]
+) -> None:
+    project.events([documented_event(f"req_{c}", tags=["t"], content=c) for c in "abcd"])
+    project.metrics("""
+import re
+import pytest
+
+class Finder:
+    pass
+
+@pytest.mark.trainloop_suite("s", tags=["t"], min_score=0.1)
+def found(event):
+    assert re.search("a", event.response)
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def breaks(event):
+    raise LookupError(f"no {Finder()!r} for {re.search!r}")
+""")
+    for _ in range(2):  # each in a fresh process: its functions get new addresses
+        project.pytester.runpytest_subprocess("-p", "no:randomly", "--trainloop", *batch)
+    first, second = (
+        [line for line in path.read_bytes().splitlines() if b'"timestamp"' not in line]
+        for path in project.results_files()
+    )
+    assert first == second
+    details = project.results()["suites"]["s"]["metrics"]["found"]["details"]
+    assert "where None = <function search>('a', 'b')" in details[1]["reason"]
+    broke = project.results()["suites"]["s"]["metrics"]["breaks"]["details"]
+    assert (
+        broke[0]["reason"] == "LookupError: no <test_metrics.Finder object> for <function search>"
+    )
+
+
+def test_junit_xml_shows_a_tolerated_failure_as_skipped_xfail_and_no_none_properties(
+    mixed: Project,
+) -> None:
+    mixed.metrics(
+        METRICS.replace('tags=["t"])\ndef is_hello', 'tags=["t"], min_score=0.1)\ndef is_hello')
+    )
+    result = mixed.run("--trainloop", "--junitxml=out.xml")
+    assert result.ret == 1  # `scored` has no gate: its failing cases fail
+    root = ET.parse(mixed.path / "out.xml").getroot()
+    cases = {case.get("name"): case for case in root.iter("testcase")}
+    tolerated = cases["is_hello[req_b2]"]
+    skipped = tolerated.find("skipped")
+    assert skipped is not None and skipped.get("type") == "pytest.xfail"
+    assert skipped.get("message") == "tolerated by min_score=0.1: not hello"
+    props = {p.get("name"): p.get("value") for p in tolerated.iter("property")}
+    assert props["trainloop_verdict"] == "failed"  # the truth, whatever CI calls it
+    assert props["trainloop_min_score"] == "0.1"
+    assert "trainloop_score" not in props  # a pass/fail verdict has no score
+    values = [p.get("value") for p in root.iter("property")]
+    assert values and "None" not in values
+    passed = {p.get("name") for p in cases["is_hello[req_a1]"].iter("property")}
+    assert "trainloop_min_score" in passed and "trainloop_score" not in passed
+    unbounded = {p.get("name") for p in cases["scored[req_a1]"].iter("property")}
+    assert "trainloop_min_score" not in unbounded and "trainloop_score" in unbounded

@@ -138,8 +138,8 @@ def test_a_missing_events_folder_names_it_and_how_to_point_elsewhere(
 
 
 OPTION_ERRORS = [
-    ("limit", "-1", "must be a whole number >= 0, got '-1'"),
-    ("sample", "many", "must be a whole number >= 0, got 'many'"),
+    ("limit", "-1", "must be a whole number >= 1 (0 events would evaluate nothing), got '-1'"),
+    ("sample", "many", "must be a whole number >= 1 (0 events would evaluate nothing), got 'many'"),
     ("fail_under", "1.5", "must be a number in [[]0, 1], got '1.5'"),
     ("since", "last week", "must be an ISO 8601 date or timestamp*got 'last week'"),
 ]

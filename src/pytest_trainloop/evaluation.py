@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_trainloop.events import Event, EventLineError
-from pytest_trainloop.outcomes import Outcome, outcome_of
+from pytest_trainloop.outcomes import Outcome, outcome_of, stable_reason
 from pytest_trainloop.redact import redact
 
 EVENT_ARG = "event"
@@ -88,7 +88,7 @@ def judged(
 
 def _assert_failed(exc: AssertionError) -> Outcome:
     """A failed assert is the metric's "no", with the assertion's message as the reason."""
-    return Outcome("failed", str(exc) or "assertion failed")
+    return Outcome("failed", stable_reason(str(exc)) or "assertion failed")
 
 
 # pytest's own rule for a test: whatever it raises is its outcome, except these, which stop the
@@ -113,7 +113,7 @@ def raised(exc: BaseException) -> Outcome | None:
 def exception_reason(exc: BaseException) -> str:
     """The reason of an error the metric raised, per case and per event alike; with every
     secret the process knows masked, since it is written to the results JSON and JUnit."""
-    return redact(f"{type(exc).__name__}: {exc}")
+    return stable_reason(redact(f"{type(exc).__name__}: {exc}"))
 
 
 def judge_usage(item: pytest.Item) -> dict[str, dict[str, int]] | None:

@@ -8,9 +8,12 @@ serializes them, and JUnit XML shows them as properties.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from pytest_trainloop.redact import redact
 
 Kind = Literal["passed", "failed", "error"]
 
@@ -19,6 +22,14 @@ ALLOWED_RETURNS = (
     "or a pytest_trainloop.Verdict"
 )
 PROPERTY_PREFIX = "trainloop_"
+# " at 0x7f89..." in a repr such as `<function search at 0x7f89...>`: an address, new each run.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def stable_reason(text: str) -> str:
+    """A reason as it is stored: without the memory addresses of reprs, so that the same run
+    gives the same results (`<function search at 0x7f89...>` becomes `<function search>`)."""
+    return _ADDRESS.sub("", text) if " at 0x" in text else text
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,8 @@ def _from_verdict(value: object, threshold: float) -> Outcome | None:
     if value is None:
         return _PASSED
     if isinstance(value, Verdict):
-        return Outcome("passed" if value.passed else "failed", value.reason, value.score)
+        kind: Kind = "passed" if value.passed else "failed"
+        return Outcome(kind, stable_reason(value.reason), value.score)
     if isinstance(value, bool):
         return _PASSED if value else _FAILED
     if isinstance(value, int):
@@ -66,7 +78,7 @@ def _from_verdict(value: object, threshold: float) -> Outcome | None:
     if isinstance(value, float):
         if math.isnan(value) or not 0.0 <= value <= 1.0:
             return Outcome("error", f"the metric returned the score {value}, outside [0, 1]")
-        kind: Kind = "passed" if value >= threshold else "failed"
+        kind = "passed" if value >= threshold else "failed"
         reason = "" if kind == "passed" else f"score {value:.3g} is below the threshold {threshold}"
         return Outcome(kind, reason, value)
     return None
@@ -79,7 +91,7 @@ def outcome_of(value: object, threshold: float) -> Outcome:
         outcome = _from_verdict(verdict, threshold)
         if outcome is not None and outcome.kind != "error" and isinstance(reason, str):
             # Like an assert's message, the reason explains a failure; a pass does not keep it.
-            kept = "" if outcome.kind == "passed" else reason
+            kept = "" if outcome.kind == "passed" else stable_reason(reason)
             return Outcome(outcome.kind, kept, outcome.score)
         if outcome is not None and outcome.kind == "error":
             return outcome
@@ -87,7 +99,7 @@ def outcome_of(value: object, threshold: float) -> Outcome:
         outcome = _from_verdict(value, threshold)
         if outcome is not None:
             return outcome
-    shown = repr(value)
+    shown = stable_reason(repr(value))
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     return Outcome(
         "error", f"the metric returned {type(value).__name__} {shown}; return {ALLOWED_RETURNS}"
@@ -99,11 +111,14 @@ def broken_reason(report: Any) -> str:
     line pytest shows for the failed report, after "error in setup: " when it broke there."""
     crash = getattr(report.longrepr, "reprcrash", None)
     message = getattr(crash, "message", None) or report.longreprtext.strip()
-    return f"error in setup: {message}" if report.when == "setup" else str(message)
+    message = stable_reason(redact(str(message)))  # a fixture's error may quote a key
+    return f"error in setup: {message}" if report.when == "setup" else message
 
 
 def to_properties(values: dict[str, object]) -> list[tuple[str, object]]:
-    return [(PROPERTY_PREFIX + key, value) for key, value in values.items()]
+    """`values` as report properties; a value that is None (no score, no bound) is left out,
+    so that JUnit XML does not show the string 'None' (a reader gets None for it anyway)."""
+    return [(PROPERTY_PREFIX + key, value) for key, value in values.items() if value is not None]
 
 
 def from_properties(properties: Sequence[tuple[str, object]]) -> dict[str, object]:

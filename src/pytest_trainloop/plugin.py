@@ -13,7 +13,7 @@ import inspect
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import pytest
@@ -41,7 +41,9 @@ from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import (
     MARKER,
     MARKER_HELP,
+    MARKER_SIGNATURE,
     Chosen,
+    MarkerError,
     MetricSpec,
     TrainloopWarning,
     choose,
@@ -51,6 +53,7 @@ from pytest_trainloop.suites import (
 
 NOT_ENABLED_HINT = "trainloop metric: run pytest with --trainloop to evaluate it on recorded events"
 _BAD_LINES_SHOWN = 20
+_USAGE_ERROR = "trainloop_usage_error"  # key of a worker's `workeroutput`
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,14 @@ class _Run:
     on_worker: bool = False  # an xdist worker: its reports travel to the controller
     log: EventLog | None = None
     specs: dict[str, tuple[MetricSpec, tuple[str, ...]]] = field(default_factory=dict)
-    homes: dict[tuple[str, str], str] = field(default_factory=dict)  # (suite, metric) -> node id
+    # (suite, metric) -> the node id and file:line of the function that has it
+    homes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     chosen: dict[tuple[Any, ...], Chosen] = field(default_factory=dict)
     chunks: dict[int, list[Batch]] = field(default_factory=dict)  # by id() of their selection
     current_batch: Batch | None = None  # the chunk whose snippets are kept
     announced_bad_lines: bool = False
     announced_suites: set[str] = field(default_factory=set)
+    usage_error: str = ""  # the controller's: a worker found the run's options wrong
 
     def events_log(self) -> EventLog:
         if self.log is None:
@@ -113,6 +118,43 @@ class _Run:
             )
         return chosen
 
+    def _unknown_suites(self, config: pytest.Config, items: list[pytest.Item]) -> bool:
+        """--trainloop-suite names a suite no collected metric has: a usage error, listing them.
+
+        Raised where the cases were collected; but a usage error raised on an xdist worker
+        breaks the controller (an INTERNALERROR), so a worker runs nothing and leaves the
+        message for the controller, which ends the run with it (`pytest_testnodedown`).
+        """
+        known = sorted({spec.suite for spec, _ in self.specs.values()})
+        unknown = [name for name in self.settings.selection.suites if name not in known]
+        if not unknown:
+            return False
+        message = (
+            f"--trainloop-suite: no suite named {', '.join(map(repr, unknown))}; "
+            f"the suites of the collected metrics are: {', '.join(known)}"
+        )
+        if not self.on_worker:
+            raise pytest.UsageError(message)
+        config.workeroutput[_USAGE_ERROR] = message  # type: ignore[attr-defined]
+        config.hook.pytest_deselected(items=list(items))
+        items.clear()
+        return True
+
+    @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook, called on the controller
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        message = getattr(node, "workeroutput", {}).get(_USAGE_ERROR)
+        if message:
+            self.usage_error = str(message)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.usage_error:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.usage_error:
+            terminalreporter.write_line(f"ERROR: {self.usage_error}", red=True)
+
     # --- the hooks of a --trainloop run (registered only then: an inert plugin costs nothing
     # per test) ---
 
@@ -138,7 +180,7 @@ class _Run:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        if not self.specs:
+        if not self.specs or self._unknown_suites(config, items):
             return
         kept: list[pytest.Item] = []
         deselected: list[pytest.Item] = []
@@ -160,7 +202,9 @@ class _Run:
             param = item.callspec.params.get(EVENT_ARG)
             identity: dict[str, object] = {"suite": spec.suite, "metric": spec.metric}
             if param is None:  # the one skipped case of a suite with no matching event
-                identity["empty"] = item.get_closest_marker("skip").kwargs["reason"]  # type: ignore[union-attr]
+                identity["empty"], fails = _nothing_to_evaluate(self, spec, self.choose(spec))
+                if fails:
+                    identity["empty_fails"] = True
             else:
                 identity.update(threshold=spec.threshold, min_score=spec.min_score)
                 asynchronous = inspect.iscoroutinefunction(item.obj)
@@ -223,6 +267,10 @@ class _Run:
                     # One string for execnet rather than thousands of rows: its pure-Python
                     # serializer took 1.3 s to send 200k rows, and the controller 1 s to read them.
                     props["batch_results"] = orjson.dumps(props["batch_results"]).decode()
+            elif call.when == "setup" and self.on_worker:
+                # Should this worker die in the chunk, the controller still knows its events:
+                # one string per chunk (ids hold no space), as its outcomes are.
+                props["batch_events"] = " ".join(event.id for event in case.batch.events)
         elif call.when == "call" and not report.skipped:
             verdict = _verdict_into_report(item, call, report, case, self)
             # On the item too: JUnit XML takes a case's properties from its teardown report.
@@ -315,9 +363,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if mark is None:
         return
     where = metafunc.definition.nodeid
-    spec = parse_marker(mark, metafunc.function.__name__, where)
+    name = metafunc.function.__name__
+    try:
+        spec = parse_marker(mark, name)
+    except MarkerError as exc:
+        wrong = str(exc)  # reported outside the handler: not "during handling of" anything
+    else:
+        wrong = ""
+    if wrong:
+        _bad_metric(
+            metafunc, f"@pytest.mark.{MARKER} on {name}: {wrong}\nthe marker: {MARKER_SIGNATURE}"
+        )
     if EVENT_ARG not in metafunc.fixturenames:
-        raise pytest.UsageError(f"{where}: a {MARKER} metric must take an `event` argument")
+        _bad_metric(
+            metafunc,
+            f"{name} is a {MARKER} metric: it must take an `event` argument, the recorded "
+            f"event it evaluates (def {name}(event): ...)",
+        )
     run = metafunc.config.stash.get(RUN_KEY, None)
     if run is None:
         skip = pytest.mark.skip(reason=NOT_ENABLED_HINT)
@@ -328,20 +390,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(EVENT_ARG, [pytest.param(None, id="suite-not-selected")])
         run.specs[where] = (spec, ())
         return
-    home = run.homes.setdefault((spec.suite, spec.metric), where)
+    home, home_line = run.homes.setdefault((spec.suite, spec.metric), (where, _location(metafunc)))
     if home != where:  # their counts would merge into one metric of the results
-        raise pytest.UsageError(
-            f"{where}: suite {spec.suite!r} already has a metric named {spec.metric!r} "
-            f"({home}); give one of them another name or another suite"
+        _bad_metric(
+            metafunc,
+            f"suite {spec.suite!r} already has a metric named {spec.metric!r} ({home_line}, "
+            f"{home}); give one of them another name or another suite",
         )
     run.specs[where] = (spec, _argnames(metafunc.function))
     chosen = run.choose(spec)
     if not chosen.events:
-        tags = ", ".join(run.settings.selection.tags or spec.tags)
-        reason = (
-            f"no event with tags [{tags}] (match={spec.match}) in "
-            f"{run.settings.data_folder / 'events'}"
-        )
+        reason, _ = _nothing_to_evaluate(run, spec, chosen)
         metafunc.parametrize(
             EVENT_ARG, [pytest.param(None, id="no-events", marks=pytest.mark.skip(reason=reason))]
         )
@@ -360,6 +419,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(
         EVENT_ARG, chunks, ids=[f"batch-{n}-of-{len(chunks)}" for n in range(1, len(chunks) + 1)]
     )
+
+
+def _nothing_to_evaluate(run: _Run, spec: MetricSpec, chosen: Chosen) -> tuple[str, bool]:
+    """Why a metric has no case, and whether that fails the run.
+
+    An evaluation of nothing is no green build: a suite whose tags select no event fails the
+    run (a typo, a renamed tag), and so does a gated metric that the run's own narrowing
+    (--trainloop-since, ...) left with nothing, unless the marker says allow_empty=True.
+    """
+    tags = f"tags [{', '.join(run.settings.selection.tags or spec.tags)}] (match={spec.match})"
+    folder = run.settings.data_folder / "events"
+    if chosen.matched:
+        reason = (
+            f"the run's selection left none of the {chosen.matched} events with {tags} in {folder}"
+        )
+        fails = spec.min_score is not None
+    else:
+        reason = f"no event with {tags} in {folder}"
+        if chosen.left_out:
+            reason += f", only {len(chosen.left_out)} failed calls (include_errors=True takes them)"
+        fails = True
+    return reason, fails and not spec.allow_empty
+
+
+def _location(metafunc: pytest.Metafunc) -> str:
+    path, line, _ = metafunc.definition.location
+    return path if line is None else f"{path}:{line + 1}"
+
+
+def _bad_metric(metafunc: pytest.Metafunc, message: str) -> NoReturn:
+    """A mistake in how a metric is declared: one collection error that starts at its file:line
+    and says what is wrong, without a traceback (the frames would be pytest's and ours)."""
+    pytest.fail(f"{_location(metafunc)}: {message}", pytrace=False)
 
 
 def _argnames(function: Any) -> tuple[str, ...]:

@@ -37,8 +37,8 @@ class TrainloopSession:
         self.seen_any = False
         self.results_path: Path | None = None
         self.gates: list[Gate] = []  # decided once at the end of the run, then printed
-        # nodeid -> (suite, metric, event id, events) of cases whose setup reported, so that a
-        # crash can be attributed (a batch-mode test holds `events` events, ids unknown here)
+        # nodeid -> (suite, metric, event ids, events) of cases whose setup reported, so that a
+        # crash can be attributed: the ids space-separated (a batch-mode test's from its worker)
         self._started: dict[str, tuple[str, str, str, int]] = {}
         self._counted: set[str] = set()
 
@@ -62,14 +62,6 @@ class TrainloopSession:
         self._counted.add(nodeid)
         self.tally.add(case)
 
-    def _count_errors(self, nodeid: str, case: Case, events: int) -> None:
-        """A test that broke before its verdicts: one error per event it held."""
-        if events == 1:
-            self._count(nodeid, case)
-            return
-        for n in range(events):
-            self._count(f"{nodeid}#{n}", case)
-
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = from_properties(report.user_properties)
@@ -89,13 +81,16 @@ class TrainloopSession:
         if report.when == "setup":
             if "empty" in props:
                 self.tally.empty_suites[suite] = str(props["empty"])
+                if props.get("empty_fails"):
+                    self.tally.must_not_be_empty[(suite, metric)] = str(props["empty"])
             elif "batch_results" in props:  # a batch's fixture broke: an error per event
                 self._fold_batch(report, suite, metric, props)
             elif report.failed:  # a fixture of the metric broke: the case is an error
                 case = Case(suite, metric, event_id, "error", broken_reason(report))
                 self._count(report.nodeid, case)
             else:
-                self._started[report.nodeid] = (suite, metric, event_id, events)
+                ids = _text(props.get("batch_events")) or event_id
+                self._started[report.nodeid] = (suite, metric, ids, events)
         elif report.when == "call" and "batch_results" in props:
             self._started.pop(report.nodeid, None)
             self._fold_batch(report, suite, metric, props)
@@ -138,12 +133,13 @@ class TrainloopSession:
     def _crashed(self, report: pytest.TestReport) -> None:
         """A report made up by pytest-xdist for a case whose worker died."""
         started = self._started.get(report.nodeid)
-        if started is not None:
-            suite, metric, event_id, events = started
+        if started is not None:  # one error per event it held
+            suite, metric, ids, events = started
             reason = "the worker running this case crashed"
-            self._count_errors(
-                report.nodeid, Case(suite, metric, event_id, "error", reason), events
-            )
+            event_ids = ids.split(" ") if ids else [""] * events
+            for n, event_id in enumerate(event_ids):
+                nodeid = report.nodeid if len(event_ids) == 1 else f"{report.nodeid}#{n}"
+                self._count(nodeid, Case(suite, metric, event_id, "error", reason))
         elif self.seen_any:
             self.tally.unattributed_errors += 1
 
@@ -254,7 +250,14 @@ class TrainloopSession:
         if self.results_path is not None:
             tr.write_line(f"results: {self.results_path}")
         for gate in self.gates:
-            if not gate.held:
+            if gate.name == "not_empty" and not gate.held:
+                why = self.tally.must_not_be_empty[(str(gate.suite), str(gate.metric))]
+                tr.write_line(
+                    f"trainloop: {gate.label}: {why}; allow_empty=True on its marker accepts that",
+                    red=True,
+                    bold=True,
+                )
+            elif not gate.held:
                 tr.write_line(
                     f"trainloop gate not met: {gate.label}: score {gate.score:.3f} "
                     f"< {gate.bound:g}",

@@ -130,7 +130,9 @@ def _given(config: pytest.Config, name: str) -> tuple[str | None, str]:
     return (ini or None), f"the trainloop_{name} ini key"
 
 
-def _number(config: pytest.Config, name: str, kind: type[int] | type[float]) -> float | None:
+def _number(
+    config: pytest.Config, name: str, kind: type[int] | type[float], least: int = 0
+) -> float | None:
     value, source = _given(config, name)
     if value is None:
         return None
@@ -138,8 +140,9 @@ def _number(config: pytest.Config, name: str, kind: type[int] | type[float]) -> 
         number = kind(value)
     except ValueError:
         number = None
-    if kind is int and (number is None or number < 0):
-        raise pytest.UsageError(f"{source} must be a whole number >= 0, got {value!r}")
+    if kind is int and (number is None or number < least):
+        why = " (0 events would evaluate nothing)" if least == 1 else ""
+        raise pytest.UsageError(f"{source} must be a whole number >= {least}{why}, got {value!r}")
     if kind is float and (number is None or not 0 <= number <= 1):
         raise pytest.UsageError(f"{source} must be a number in [0, 1], got {value!r}")
     return number
@@ -169,9 +172,9 @@ def _selection(config: pytest.Config) -> Selection:
         tags = tuple(t.strip() for t in tags_text.split(",") if t.strip())
         if not tags:
             raise pytest.UsageError(f"{tags_source} must list tags separated by commas")
-    sample = _number(config, "sample", int)
+    sample = _number(config, "sample", int, least=1)
     seed = _number(config, "seed", int)
-    limit = _number(config, "limit", int)
+    limit = _number(config, "limit", int, least=1)
     since, until = _time(config, "since"), _time(config, "until")
     if since is not None and until is not None and since >= until:
         raise pytest.UsageError(

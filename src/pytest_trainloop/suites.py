@@ -14,12 +14,15 @@ import pytest
 from pytest_trainloop.events import Event
 
 MARKER = "trainloop_suite"
-MARKER_HELP = (
+MARKER_SIGNATURE = (
     "trainloop_suite(name, *, tags, match='any', threshold=0.5, min_score=None, "
-    "include_errors=False): a metric evaluated on each recorded event with one of the tags "
-    "(run with --trainloop)"
+    "include_errors=False, allow_empty=False)"
 )
-_KEYWORDS = ("tags", "match", "threshold", "min_score", "include_errors")
+MARKER_HELP = (
+    f"{MARKER_SIGNATURE}: a metric evaluated on each recorded event with one of the tags "
+    "(run with --trainloop; a suite that selects no event fails the run unless allow_empty=True)"
+)
+_KEYWORDS = ("tags", "match", "threshold", "min_score", "include_errors", "allow_empty")
 
 
 @dataclass(frozen=True)
@@ -46,13 +49,14 @@ class MetricSpec:
     threshold: float
     min_score: float | None
     include_errors: bool
+    allow_empty: bool = False  # no event to evaluate is no failure
 
 
-def _bad(where: str, message: str) -> pytest.UsageError:
-    return pytest.UsageError(f"{where}: @pytest.mark.{MARKER} {message}")
+class MarkerError(ValueError):
+    """A marker's arguments are wrong: the message says what is wrong and what is allowed."""
 
 
-def _bound(where: str, name: str, value: object, optional: bool) -> float | None:
+def _bound(name: str, value: object, optional: bool) -> float | None:
     if value is None and optional:
         return None
     if (
@@ -61,7 +65,7 @@ def _bound(where: str, name: str, value: object, optional: bool) -> float | None
         or math.isnan(value)
         or not 0 <= value <= 1
     ):
-        raise _bad(where, f"{name}= must be a number in [0, 1], got {value!r}")
+        raise MarkerError(f"{name}= must be a number in [0, 1], got {value!r}")
     return float(value)
 
 
@@ -69,34 +73,34 @@ def metric_name(function_name: str) -> str:
     return function_name.removeprefix("test_")
 
 
-def parse_marker(mark: pytest.Mark, function_name: str, where: str) -> MetricSpec:
-    """Check the marker's arguments; a mistake is a usage error naming what is allowed."""
+def parse_marker(mark: pytest.Mark, function_name: str) -> MetricSpec:
+    """Check the marker's arguments; a mistake is a `MarkerError` naming what is allowed."""
     args: tuple[Any, ...] = mark.args
     kwargs: dict[str, Any] = dict(mark.kwargs)
     if "name" in kwargs and not args:
         args = (kwargs.pop("name"),)
     unknown = sorted(set(kwargs) - set(_KEYWORDS))
     if unknown:
-        raise _bad(
-            where,
-            f"got unknown argument(s) {', '.join(unknown)}; allowed: name, {', '.join(_KEYWORDS)}",
+        raise MarkerError(
+            f"got unknown argument(s) {', '.join(unknown)}; allowed: name, {', '.join(_KEYWORDS)}"
         )
     if len(args) != 1 or not isinstance(args[0], str) or not args[0]:
-        raise _bad(where, f"takes one suite name (a non-empty string) first, got {args!r}")
+        raise MarkerError(f"takes one suite name (a non-empty string) first, got {args!r}")
     tags = kwargs.get("tags")
     if (
         not isinstance(tags, list | tuple)
         or not tags
         or not all(isinstance(tag, str) and tag for tag in tags)
     ):
-        raise _bad(where, f"tags= must be a non-empty list of strings, got {tags!r}")
+        raise MarkerError(f"tags= must be a non-empty list of strings, got {tags!r}")
     match = kwargs.get("match", "any")
     if match not in ("any", "all"):
-        raise _bad(where, f"match= must be 'any' or 'all', got {match!r}")
-    include_errors = kwargs.get("include_errors", False)
-    if not isinstance(include_errors, bool):
-        raise _bad(where, f"include_errors= must be True or False, got {include_errors!r}")
-    threshold = _bound(where, "threshold", kwargs.get("threshold", 0.5), optional=False)
+        raise MarkerError(f"match= must be 'any' or 'all', got {match!r}")
+    include_errors, allow_empty = (kwargs.get(k, False) for k in ("include_errors", "allow_empty"))
+    for name, flag in (("include_errors", include_errors), ("allow_empty", allow_empty)):
+        if not isinstance(flag, bool):
+            raise MarkerError(f"{name}= must be True or False, got {flag!r}")
+    threshold = _bound("threshold", kwargs.get("threshold", 0.5), optional=False)
     assert threshold is not None
     return MetricSpec(
         suite=args[0],
@@ -104,8 +108,9 @@ def parse_marker(mark: pytest.Mark, function_name: str, where: str) -> MetricSpe
         tags=tuple(tags),
         match=match,
         threshold=threshold,
-        min_score=_bound(where, "min_score", kwargs.get("min_score"), optional=True),
+        min_score=_bound("min_score", kwargs.get("min_score"), optional=True),
         include_errors=include_errors,
+        allow_empty=allow_empty,
     )
 
 
@@ -122,6 +127,9 @@ class Chosen:
 
     events: list[Event]
     left_out: tuple[str, ...]
+    # the events the marker's own choices (tags, match, include_errors) selected, before the
+    # run's narrowing (since, until, sample, limit): 0 when the suite selects nothing at all
+    matched: int = 0
 
 
 def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chosen:
@@ -135,6 +143,7 @@ def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chose
     if not spec.include_errors:
         left_out = tuple(e.id for e in chosen if not e.succeeded)
         chosen = [e for e in chosen if e.succeeded]
+    matched = len(chosen)
     since, until = selection.since, selection.until
     if since is not None or until is not None:
         chosen = [
@@ -151,7 +160,7 @@ def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chose
         chosen = [chosen[i] for i in picked]
     if selection.limit is not None:
         chosen = chosen[: selection.limit]
-    return Chosen(chosen, left_out)
+    return Chosen(chosen, left_out, matched)
 
 
 class TrainloopWarning(pytest.PytestWarning):

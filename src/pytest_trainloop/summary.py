@@ -97,7 +97,7 @@ class MetricTally:
 class Gate:
     """A bound the user set on a score, and whether the run met it."""
 
-    name: str  # "min_score" or "fail_under"
+    name: str  # "min_score", "fail_under" or "not_empty" (bound and score count cases: 1, 0)
     suite: str | None
     metric: str | None
     bound: float
@@ -111,6 +111,8 @@ class Gate:
     def label(self) -> str:
         if self.name == "fail_under":
             return "--trainloop-fail-under"
+        if self.name == "not_empty":
+            return f"{self.suite}/{self.metric} evaluated nothing"
         return f"min_score of {self.suite}/{self.metric}"
 
 
@@ -123,6 +125,8 @@ class Tally:
     left_out_errors: dict[str, int] = field(default_factory=dict)
     left_out_total: int = 0  # failed calls left out, each counted once over all suites
     empty_suites: dict[str, str] = field(default_factory=dict)
+    # (suite, metric) -> why: metrics with no case whose emptiness fails the run
+    must_not_be_empty: dict[tuple[str, str], str] = field(default_factory=dict)
     unattributed_errors: int = 0
 
     def metric(self, suite: str, metric: str) -> MetricTally:
@@ -188,4 +192,5 @@ class Tally:
         overall = self.overall_score()
         if fail_under is not None and overall is not None:
             gates.append(Gate("fail_under", None, None, fail_under, overall))
+        gates += [Gate("not_empty", s, m, 1, 0) for s, m in sorted(self.must_not_be_empty)]
         return gates
