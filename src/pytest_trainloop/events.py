@@ -256,8 +256,9 @@ class _EventFile:
     def _change(self, fd: int) -> str:
         """How the file changed since collection, "" if it did not (as far as a fingerprint can
         tell): cut below the bytes read; rewritten, as its mtime changed with its size the same,
-        or as it grew and the last bytes read are no longer the same. An append leaves those;
-        a rewrite that grew the file and left them too is missed."""
+        or as it grew and the last bytes read are no longer the same. An append leaves those.
+        Missed: a rewrite that grew the file and left them, and one of the same size within the
+        clock's step (a few ms) of the file's last write before collection."""
         found = os.fstat(fd)
         now = (found.st_size, found.st_mtime_ns)
         if now == self.seen:
@@ -705,6 +706,13 @@ def _records_run_on_after_a_lone_cr(line: bytes) -> bool:
     return True
 
 
+def _target(link: Path) -> str:
+    try:
+        return os.readlink(link)
+    except OSError:  # gone since it was listed
+        return "?"
+
+
 def _event_files(events_dir: Path) -> tuple[list[Path], list[BadLine]]:
     """The events files under `events_dir` in sorted path order, symbolic links followed; and
     the links that could not be followed, and folders that could not be listed.
@@ -742,8 +750,7 @@ def _event_files(events_dir: Path) -> tuple[list[Path], list[BadLine]]:
                 if link and exc.errno == errno.ELOOP:
                     problem(path, "a symbolic link loop (it leads back to itself): not followed")
                 elif link and isinstance(exc, FileNotFoundError):
-                    target = os.readlink(path)
-                    problem(path, f"a dangling symbolic link (to {target}): nothing to read")
+                    problem(path, f"a dangling symbolic link (to {_target(path)}): nothing to read")
                 continue  # otherwise gone since it was listed
             identity = (found.st_dev, found.st_ino)
             if stat.S_ISDIR(found.st_mode):
@@ -802,23 +809,25 @@ class _Reader:
         lineno = offset = 0
         try:
             with gzip.open(path, "rb") if gzipped else path.open("rb") as lines:
-                for lineno, line in enumerate(lines, 1):
-                    start = offset
-                    offset += len(line)
-                    if lineno == 1 and line.startswith(_BOM):
-                        line = line[len(_BOM) :]
-                        start += len(_BOM)
-                    key = gate(line) or self._check_slowly(file.shown, lineno, line)
-                    if key is not None:
-                        request_id, tags, timestamp, succeeded = key
-                        event_id = self._unique_id(request_id, line)
-                        index = file.add(lineno, start, line)
-                        tags = self._tags.setdefault(tags, tags)
-                        self.events.append(
-                            _new_event(event_id, tags, timestamp, succeeded, file, index)
-                        )
-                if not gzipped:
-                    file.fingerprint(lines.fileno(), offset)
+                try:
+                    for lineno, line in enumerate(lines, 1):
+                        start = offset
+                        offset += len(line)
+                        if lineno == 1 and line.startswith(_BOM):
+                            line = line[len(_BOM) :]
+                            start += len(_BOM)
+                        key = gate(line) or self._check_slowly(file.shown, lineno, line)
+                        if key is not None:
+                            request_id, tags, timestamp, succeeded = key
+                            event_id = self._unique_id(request_id, line)
+                            index = file.add(lineno, start, line)
+                            tags = self._tags.setdefault(tags, tags)
+                            self.events.append(
+                                _new_event(event_id, tags, timestamp, succeeded, file, index)
+                            )
+                finally:  # of what was read, even if reading broke off
+                    if not gzipped:
+                        file.fingerprint(lines.fileno(), offset)
         except (OSError, EOFError, zlib.error) as exc:
             # A corrupt or cut-off .gz: keep what came before, say where it broke, go on.
             self.bad_lines.append(
