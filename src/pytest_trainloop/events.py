@@ -13,11 +13,13 @@ parsed again when a metric asks for it, and its other attributes derive from tha
 
 from __future__ import annotations
 
+import errno
 import gc
 import gzip
 import hashlib
 import os
 import re
+import stat
 import threading
 import zlib
 from array import array
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
+from zlib import crc32
 
 import orjson
 
@@ -46,6 +49,9 @@ __all__ = [
 __tracebackhide__ = True
 
 _BOM = b"\xef\xbb\xbf"
+_EVENT_FILE_NAMES = (".jsonl", ".jsonl.gz")
+# A line's problems named in its reason: a line of 10,000 wrong messages needs no 10,000.
+_PROBLEMS_NAMED = 5
 # Characters that survive pytest's id escaping and `-k` expressions unchanged.
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
 _K_KEYWORDS = frozenset({"and", "or", "not", "True", "False", "None"})
@@ -73,13 +79,14 @@ _TOKEN_NAMES = (
 
 
 class Source(NamedTuple):
-    """Where an event or a bad line was recorded: file and 1-based line number."""
+    """Where an event or a bad line was recorded: file and 1-based line number (0 for what is
+    wrong with a whole file or folder, such as a link that loops)."""
 
     path: str
     line: int
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
+        return f"{self.path}:{self.line}" if self.line else self.path
 
 
 class Usage(NamedTuple):
@@ -145,6 +152,7 @@ _MAX_OPEN_FILES = 32
 # one pread per line cost 2-3 µs, as much as half of parsing the line.
 _READ_AHEAD = 256 * 1024
 _NO_BLOCK = (0, b"")
+_TAIL = 4096  # bytes at the end of what was read that an append must leave as they were
 
 
 class _EventFile:
@@ -154,18 +162,26 @@ class _EventFile:
     again when it is asked for: holding every line would cost a run the size of its files in
     memory. Lines of a `.gz` file cannot be reached by offset, so they are kept. A line read
     again comes from a block read ahead, which holds what the file said when it was read.
+
+    A line read again must hold the bytes read at collection. The file may grow (appending is
+    fine), but not be replaced, cut or rewritten: each block read again is checked against a
+    fingerprint of the file taken at collection (see `_change`). A hash of every line would be
+    exact, but cost 9-18% of reading time on 100k events (bench/read_events.py).
     """
 
     __slots__ = (
         "block",
+        "changed",
         "identity",
         "kept",
         "lengths",
         "linenos",
         "offsets",
         "path",
+        "seen",
         "shown",
         "size",
+        "tail",
     )
 
     def __init__(self, path: Path, shown: str, keep_lines: bool) -> None:
@@ -175,9 +191,14 @@ class _EventFile:
         self.offsets = array("q")
         self.lengths = array("q")
         self.kept: list[bytes] | None = [] if keep_lines else None
-        self.identity = (0, 0)  # (device, inode) as first read
-        self.size = 0  # bytes read; appending is fine, replacing or cutting is not
         self.block = _NO_BLOCK  # (offset, bytes) read ahead from the file
+        # The fingerprint: (device, inode), the bytes read, a CRC-32 of the last of them, and
+        # the (size, mtime_ns) last found to hold them.
+        self.identity = (0, 0)
+        self.size = 0
+        self.tail = 0
+        self.seen = (0, 0)
+        self.changed = ""  # how the file changed, once found: its lines are not read again
 
     def add(self, lineno: int, offset: int, line: bytes) -> int:
         """Note where an event's line is; returns the event's index within this file."""
@@ -189,6 +210,18 @@ class _EventFile:
             self.lengths.append(len(line))
         return len(self.linenos) - 1
 
+    def fingerprint(self, fd: int, size: int) -> None:
+        """Take the file's fingerprint once its `size` bytes are read."""
+        found = os.fstat(fd)
+        self.identity, self.size = (found.st_dev, found.st_ino), size
+        self.tail = self._tail_crc(fd)
+        # Grown while it was read: its mtime says nothing of the bytes read, the tail will.
+        self.seen = (size, found.st_mtime_ns if found.st_size == size else -1)
+
+    def _tail_crc(self, fd: int) -> int:
+        start = max(0, self.size - _TAIL)
+        return crc32(os.pread(fd, self.size - start, start))
+
     def line(self, index: int) -> bytes:
         if self.kept is not None:
             return self.kept[index]
@@ -197,11 +230,45 @@ class _EventFile:
         at = offset - start
         if at < 0 or at + length > len(block):
             with _OPEN_FILES_LOCK:  # a metric's threads must not close a descriptor in use
-                block = os.pread(self._descriptor(), max(length, _READ_AHEAD), offset)
-            if len(block) < length:
-                raise EventLineError(f"{self.shown}:{self.linenos[index]}: the file was cut short")
+                if not self.changed:
+                    block = self._read_again(offset, max(length, _READ_AHEAD))
+                    if len(block) < length and not self.changed:
+                        self.changed = "cut short"
+            if self.changed:
+                raise EventLineError(
+                    f"{self.shown}:{self.linenos[index]}: the file changed since collection "
+                    f"({self.changed}): its events can no longer be read (events files may be "
+                    "appended to during a run, not rewritten)"
+                )
             self.block, at = (offset, block), 0
         return block[at : at + length]
+
+    def _read_again(self, offset: int, size: int) -> bytes:
+        """The file's bytes at `offset`, or b"" with `changed` set if the file changed."""
+        fd = self._descriptor()
+        if fd < 0:
+            return b""
+        block = os.pread(fd, size, offset)
+        # Checked after the read: a change during it shows in the file's size or mtime.
+        self.changed = self._change(fd)
+        return block
+
+    def _change(self, fd: int) -> str:
+        """How the file changed since collection, "" if it did not (as far as a fingerprint can
+        tell): cut below the bytes read; rewritten, as its mtime changed with its size the same,
+        or as it grew and the last bytes read are no longer the same. An append leaves those.
+        Missed: a rewrite that grew the file and left them, and one of the same size within the
+        clock's step (a few ms) of the file's last write before collection."""
+        found = os.fstat(fd)
+        now = (found.st_size, found.st_mtime_ns)
+        if now == self.seen:
+            return ""
+        if found.st_size < self.size:
+            return "cut short"
+        if found.st_size == self.size or self._tail_crc(fd) != self.tail:
+            return "rewritten"
+        self.seen = now
+        return ""
 
     def _descriptor(self) -> int:
         fd = _OPEN_FILES.pop(self, None)  # put back below as the most recent
@@ -214,13 +281,11 @@ class _EventFile:
                 fd = os.open(self.path, os.O_RDONLY)
             except OSError as exc:
                 raise EventLineError(f"{self.shown}: cannot open it again: {exc}") from None
-            stat = os.fstat(fd)
-            if (stat.st_dev, stat.st_ino) != self.identity or stat.st_size < self.size:
+            found = os.fstat(fd)
+            if (found.st_dev, found.st_ino) != self.identity:
                 os.close(fd)
-                raise EventLineError(
-                    f"{self.shown} was replaced or cut while the run went on: its events can no "
-                    "longer be read (events files may be appended to during a run, not rewritten)"
-                )
+                self.changed = "replaced by another file"
+                return -1  # no descriptor: the file at this path is another one
         _OPEN_FILES[self] = fd
         return fd
 
@@ -476,7 +541,11 @@ def _check_fields(obj: dict[str, Any], known: _FieldTypes, where: str, errors: l
     for key, value in obj.items():
         allowed = known.get(key)
         if allowed is not None and type(value) not in allowed[0]:
-            errors.append(f"{where}{key}: expected {allowed[1]}, got {_type_name(value)}")
+            got = _type_name(value)
+            # orjson reads an integer beyond 64 bits as a float: say so, not "got number".
+            if allowed is _INT and type(value) is float and abs(value) >= 2**63:
+                got = "one out of range (beyond 64 bits)"
+            errors.append(f"{where}{key}: expected {allowed[1]}, got {got}")
 
 
 def _check_messages(messages: object, where: str, errors: list[str]) -> None:
@@ -615,14 +684,87 @@ def _line_error(line: bytes, at_end_of_file: bool, exc: orjson.JSONDecodeError) 
         line.decode("utf-8")
     except UnicodeDecodeError as bad:
         return f"not valid UTF-8 (byte 0x{line[bad.start]:02x} at column {bad.start + 1})"
+    if _records_run_on_after_a_lone_cr(line):
+        return "lines separated by a lone CR (old Mac line ends): JSON Lines needs LF or CRLF"
     if at_end_of_file:
         return "truncated JSON: the file ends in the middle of this line"
     return f"not valid JSON ({exc})"
 
 
-def _event_files(events_dir: Path) -> list[Path]:
-    files = [p for p in events_dir.rglob("*") if p.name.endswith((".jsonl", ".jsonl.gz"))]
-    return sorted(p for p in files if p.is_file())
+def _records_run_on_after_a_lone_cr(line: bytes) -> bool:
+    """Whether the line is records ended by a lone CR, read as one line (only LF ends a line):
+    what comes before its first lone CR is a whole JSON document."""
+    cr = line.find(b"\r")
+    while cr != -1 and line[cr + 1 : cr + 2] == b"\n":
+        cr = line.find(b"\r", cr + 1)
+    if cr == -1:
+        return False
+    try:
+        orjson.loads(line[:cr])
+    except orjson.JSONDecodeError:
+        return False  # cut short or broken before it: the CR is not what is wrong
+    return True
+
+
+def _target(link: Path) -> str:
+    try:
+        return os.readlink(link)
+    except OSError:  # gone since it was listed
+        return "?"
+
+
+def _event_files(events_dir: Path) -> tuple[list[Path], list[BadLine]]:
+    """The events files under `events_dir` in sorted path order, symbolic links followed; and
+    the links that could not be followed, and folders that could not be listed.
+
+    `Path.rglob` does not follow linked folders (before Python 3.13), so events linked in were
+    left out without a word. A folder or file reached twice (two links to one folder, a link
+    such as `latest.jsonl` beside its target) is read once, under the first of its paths in
+    sorted order, so that no event is read twice. A link that loops or leads nowhere is named.
+    """
+    files: list[Path] = []
+    problems: list[BadLine] = []
+    root = os.stat(events_dir)
+    taken = {(root.st_dev, root.st_ino)}  # every folder and file met so far
+
+    def problem(path: Path, reason: str) -> None:
+        problems.append(BadLine(Source(_display_path(path), 0), reason))
+
+    # Depth first, each folder's entries sorted by name: the order of sorting the full paths.
+    def walk(folder: Path, enclosing: frozenset[tuple[int, int]]) -> None:
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            problem(folder, f"cannot list this folder: {exc.strerror or exc}")
+            return
+        for entry in entries:
+            link = entry.is_symlink()
+            is_events_file = entry.name.endswith(_EVENT_FILE_NAMES)
+            if not (link or is_events_file or entry.is_dir(follow_symlinks=False)):
+                continue  # a file of another kind: no stat needed
+            path = Path(entry.path)
+            try:
+                found = entry.stat()  # through links
+            except OSError as exc:
+                if link and exc.errno == errno.ELOOP:
+                    problem(path, "a symbolic link loop (it leads back to itself): not followed")
+                elif link and isinstance(exc, FileNotFoundError):
+                    problem(path, f"a dangling symbolic link (to {_target(path)}): nothing to read")
+                continue  # otherwise gone since it was listed
+            identity = (found.st_dev, found.st_ino)
+            if stat.S_ISDIR(found.st_mode):
+                if identity in enclosing:
+                    problem(path, "a symbolic link loop (to an enclosing folder): not followed")
+                elif identity not in taken:
+                    taken.add(identity)
+                    walk(path, enclosing | {identity})
+            elif is_events_file and stat.S_ISREG(found.st_mode) and identity not in taken:
+                taken.add(identity)
+                files.append(path)
+
+    walk(events_dir, frozenset(taken))
+    return files, problems
 
 
 def _display_path(path: Path) -> str:
@@ -667,30 +809,30 @@ class _Reader:
         lineno = offset = 0
         try:
             with gzip.open(path, "rb") if gzipped else path.open("rb") as lines:
-                if not gzipped:
-                    stat = os.fstat(lines.fileno())
-                    file.identity = (stat.st_dev, stat.st_ino)
-                for lineno, line in enumerate(lines, 1):
-                    start = offset
-                    offset += len(line)
-                    if lineno == 1 and line.startswith(_BOM):
-                        line = line[len(_BOM) :]
-                        start += len(_BOM)
-                    key = gate(line) or self._check_slowly(file.shown, lineno, line)
-                    if key is not None:
-                        request_id, tags, timestamp, succeeded = key
-                        event_id = self._unique_id(request_id, line)
-                        index = file.add(lineno, start, line)
-                        tags = self._tags.setdefault(tags, tags)
-                        self.events.append(
-                            _new_event(event_id, tags, timestamp, succeeded, file, index)
-                        )
+                try:
+                    for lineno, line in enumerate(lines, 1):
+                        start = offset
+                        offset += len(line)
+                        if lineno == 1 and line.startswith(_BOM):
+                            line = line[len(_BOM) :]
+                            start += len(_BOM)
+                        key = gate(line) or self._check_slowly(file.shown, lineno, line)
+                        if key is not None:
+                            request_id, tags, timestamp, succeeded = key
+                            event_id = self._unique_id(request_id, line)
+                            index = file.add(lineno, start, line)
+                            tags = self._tags.setdefault(tags, tags)
+                            self.events.append(
+                                _new_event(event_id, tags, timestamp, succeeded, file, index)
+                            )
+                finally:  # of what was read, even if reading broke off
+                    if not gzipped:
+                        file.fingerprint(lines.fileno(), offset)
         except (OSError, EOFError, zlib.error) as exc:
             # A corrupt or cut-off .gz: keep what came before, say where it broke, go on.
             self.bad_lines.append(
                 BadLine(Source(file.shown, lineno + 1), f"cannot read the file further: {exc}")
             )
-        file.size = offset
 
     def _check_slowly(self, shown: str, lineno: int, line: bytes) -> _Key | None:
         """Parse and check a line the gate refused; a bad line is noted with every problem."""
@@ -704,7 +846,10 @@ class _Reader:
         errors: list[str] = []
         key = _check(obj, errors)
         if key is None or errors:
-            self.bad_lines.append(BadLine(Source(shown, lineno), "; ".join(errors)))
+            reason = "; ".join(errors[:_PROBLEMS_NAMED])
+            if len(errors) > _PROBLEMS_NAMED:
+                reason += f"; and {len(errors) - _PROBLEMS_NAMED} more"
+            self.bad_lines.append(BadLine(Source(shown, lineno), reason))
             return None
         return key
 
@@ -724,10 +869,12 @@ def read_events(data_folder: str | os.PathLike[str]) -> EventLog:
     )
     if not events_dir.is_dir():
         raise EventsNotFoundError(f"no events folder at {events_dir}: {hint}")
-    files = _event_files(events_dir)
+    files, unreachable = _event_files(events_dir)
     if not files:
-        raise EventsNotFoundError(f"no *.jsonl or *.jsonl.gz files in {events_dir}: {hint}")
+        named = "".join(f"; {problem}" for problem in unreachable)
+        raise EventsNotFoundError(f"no *.jsonl or *.jsonl.gz files in {events_dir}{named}: {hint}")
     reader = _Reader()
+    reader.bad_lines.extend(unreachable)
     # Events hold no reference cycles, yet allocation bursts would trigger full collections
     # over everything kept so far: measured at +40% read time on 100k events.
     gc_was_enabled = gc.isenabled()

@@ -97,17 +97,25 @@ class _Run:
         return self.log
 
     def _report_bad_lines(self, log: EventLog) -> None:
+        events = log.folder / "events"
+        # Each by `file:line: reason`: a bad line's bytes are never shown, for they may be
+        # megabytes of prompt text, secrets included.
         shown = "\n".join(f"  {bad}" for bad in log.bad_lines[:_BAD_LINES_SHOWN])
         more = len(log.bad_lines) - _BAD_LINES_SHOWN
-        message = (
-            f"{len(log.bad_lines)} bad line(s) in {log.folder / 'events'} were skipped:\n{shown}"
-            + (f"\n  ... and {more} more, all listed in the results file" if more > 0 else "")
-        )
         if self.settings.strict:
-            raise pytest.UsageError(message + "\n(--trainloop-strict makes bad lines an error)")
-        first = log.bad_lines[0].source
-        # Attributed to the first bad line, so the warnings summary points into the data.
-        warnings.warn_explicit(TrainloopWarning(message), TrainloopWarning, first.path, first.line)
+            raise pytest.UsageError(
+                f"{len(log.bad_lines)} bad line(s) in {events}:\n{shown}"
+                + (f"\n  ... and {more} more" if more > 0 else "")
+                + "\n--trainloop-strict makes bad lines an error: fix or remove them, or run "
+                "without it to skip them with a warning"
+            )
+        message = f"{len(log.bad_lines)} bad line(s) in {events} were skipped:\n{shown}" + (
+            f"\n  ... and {more} more, all listed in the results file" if more > 0 else ""
+        )
+        # Attributed to the events folder, not to a bad line's file and line: pytest's warnings
+        # summary prints the source line a warning is attributed to (read whole, however big);
+        # a folder has no line to print.
+        warnings.warn_explicit(TrainloopWarning(message), TrainloopWarning, str(events), 0)
 
     def choose(self, spec: MetricSpec) -> Chosen:
         key = (spec.suite, spec.tags, spec.match, spec.include_errors)
