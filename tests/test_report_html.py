@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from pytest_trainloop.events import read_events
 from pytest_trainloop.report import gather_history, render_html, write_html_report
 from pytest_trainloop.stats import wilson_interval
-from tests.conftest import Project, documented_event
+from tests.conftest import Project, documented_event, flat_event
 
 HOSTILE = {
     "req_script": "<script>alert(1)</script>",
@@ -431,3 +431,51 @@ def test_the_page_of_the_example_project_shows_its_judge_votes(
     votes = case.locator("table").inner_text()
     assert "openai/gpt-4o-mini" in votes and "anthropic/claude-3-5-haiku-20241022" in votes
     assert re.search(r"Acme Cloud's support assistant", case.inner_text())
+
+
+def test_the_breakdown_counts_each_case_under_its_events_model_provider_and_tags(
+    project: Project, tmp_path: Path, open_page: Any
+) -> None:
+    from_input = documented_event("req_in", ["geo", "eu"], content="Paris.")
+    from_input["input"]["model"] = "gpt-4.1"  # no model in metadata: the input's counts
+    del from_input["metadata"]["model"]
+    no_provider = documented_event("req_np", ["geo"], content="Lyon.")
+    del no_provider["metadata"]["provider"]
+    project.events(
+        [
+            documented_event("req_a", ["geo"], content="Paris."),
+            from_input,
+            no_provider,
+            flat_event("geo", "Paris, of course."),
+            flat_event("geo", "Rome."),
+        ]
+    )
+    project.metrics(METRICS)
+    project.run("--trainloop")
+    results = project.results()
+    events = {event.id: event for event in read_events(project.data).events}
+    page = open_page(render_to(project, results, tmp_path / "report.html")).page
+
+    def table(n: int) -> dict[str, str]:
+        rows = page.eval_on_selector_all(
+            f"#breakdown table:nth-of-type({n}) tbody tr",
+            "rows => rows.map(r => Array.from(r.cells, c => c.innerText.trim()))",
+        )
+        return {row[0]: row[1] for row in rows}
+
+    details = results["suites"]["geography"]["metrics"]["names_the_capital"]["details"]
+    for n, fact in ((1, "model"), (2, "provider")):
+        expected: dict[str, list[int]] = {}
+        for detail in details:
+            value = getattr(events[detail["event_id"]], fact) or "unknown"
+            counts = expected.setdefault(value, [0, 0])
+            counts[0] += detail["verdict"] == "passed"
+            counts[1] += 1
+        assert table(n) == {k: f"{p}/{t}" for k, (p, t) in expected.items()}
+    assert table(1) == {
+        "claude-3-5-sonnet-20241022": "1/2",
+        "gpt-4.1": "1/1",
+        "gpt-4o-mini": "1/2",
+    }
+    assert table(2) == {"anthropic": "1/2", "openai": "2/2", "unknown": "0/1"}
+    assert table(3) == {"eu": "1/1", "geo": "3/5"}

@@ -17,13 +17,22 @@ import hashlib
 import html
 import math
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
-from pytest_trainloop.events import Event, EventLineError, EventsNotFoundError, read_events
+from pytest_trainloop.events import (
+    Event,
+    EventLineError,
+    EventsNotFoundError,
+    _provider_from_url,
+    read_events,
+)
 from pytest_trainloop.report.history import HistoryPoint, gather_history, point_of
 from pytest_trainloop.report.view import CaseView, MetricView, RunView, failing_cases, run_view
 from pytest_trainloop.stats import wilson_interval
@@ -397,17 +406,47 @@ def _history_section(
 # --- breakdown by model, provider and tag ------------------------------------------------------
 
 
+# An event's model and provider, decoded from its line with just these fields: the page needs
+# them for every event, and building each line's whole dict (what `Event.model` does) cost
+# 0.8 s of the 1.5 s a 100k-event report may take. `Event.model` and `Event.provider` remain the
+# rule; tests/test_report_html.py holds this to them for both shapes.
+class _Metadata(msgspec.Struct):
+    model: str | None = None
+    provider: str | None = None
+
+
+class _Input(msgspec.Struct):
+    model: str | None = None
+
+
+class _Facts(msgspec.Struct):
+    input: _Input | list[msgspec.Raw] | None = None  # a list: the flat SDK shape
+    metadata: _Metadata | None = None
+    model: str | None = None  # the flat shape's
+    url: str | None = None  # the flat shape's, which names the provider
+
+
+_FACTS = msgspec.json.Decoder(_Facts)
+
+
 def _event_facts(event: Event) -> tuple[str, str]:
-    """An event's model and provider, leaving its parsed line as found (parsing every event
-    for two fields must not keep 100k dicts alive)."""
-    was_parsed = event._parsed is not None
+    """An event's model and provider ("unknown" when not recorded)."""
     try:
-        facts = (event.model or "unknown", event.provider or "unknown")
+        facts = _FACTS.decode(event.line)
     except EventLineError:
-        facts = ("unreadable", "unreadable")
-    if not was_parsed:
-        event._drop_parsed()
-    return facts
+        return "unreadable", "unreadable"
+    except msgspec.DecodeError:  # a shape the plain struct does not take: ask the event
+        return event.model or "unknown", event.provider or "unknown"
+    if isinstance(facts.input, list):
+        return facts.model or "unknown", _provider_from_url(facts.url) or "unknown"
+    meta = facts.metadata
+    model = (meta.model if meta else None) or (facts.input.model if facts.input else None)
+    return model or "unknown", (meta.provider if meta else None) or "unknown"
+
+
+def _add(into: list[int], more: list[int]) -> None:
+    for i, value in enumerate(more):
+        into[i] += value
 
 
 def _breakdown_section(run: RunView, events: Mapping[str, Event] | None, scale: _Scale) -> str:
@@ -418,55 +457,49 @@ def _breakdown_section(run: RunView, events: Mapping[str, Event] | None, scale: 
             "events of the run's data folder.</p></section>"
         )
     suites = [s.name for s in run.suites]
-    column = {name: k for k, name in enumerate(suites)}
-    # dimension -> value -> [passed, total] then per suite [passed, total]
-    tables: dict[str, dict[str, list[int]]] = {"model": {}, "provider": {}, "tag": {}}
-    by_model, by_provider, by_tag = tables["model"], tables["provider"], tables["tag"]
-    facts: dict[str, tuple[str, str, tuple[str, ...]] | None] = {}
-    width = 2 + 2 * len(suites)
-
-    def count(table: dict[str, list[int]], value: str, passed: int, at: int) -> None:
-        counts = table.get(value)
-        if counts is None:
-            counts = table[value] = [0] * width
-        counts[0] += passed
-        counts[1] += 1
-        counts[at] += passed
-        counts[at + 1] += 1
-
+    column = {name: 2 * k for k, name in enumerate(suites)}
+    # Events are parsed for their model and provider in the mapping's order, which is reading
+    # order when it comes from `read_events`: lines are then read from the file in sequence
+    # (in the details' order, by event id, each read would fetch a block of its own).
+    event_id_of, verdict_of = methodcaller("get", "event_id"), methodcaller("get", "verdict")
+    wanted = {i for m in run.metrics for i in map(event_id_of, m.details)}
+    kinds: dict[tuple[str, str, tuple[str, ...]], int] = {}  # (model, provider, tags) -> index
+    kind_of: dict[str, int] = {}
+    for event_id, event in events.items():
+        if event_id in wanted:
+            key = (*_event_facts(event), event.tags)
+            kind_of[event_id] = kinds.setdefault(key, len(kinds))
+    # Per kind of event, per suite: passed, total. There are few kinds, so every case is
+    # counted in C (a Counter of (kind, verdict) pairs) and the tables are summed from kinds.
+    counts = [[0] * (2 * len(suites)) for _ in kinds]
     for metric in run.metrics:
-        at = 2 + 2 * column[metric.suite]
-        for detail in metric.details:
-            event_id = detail.get("event_id")
-            if not isinstance(event_id, str):
-                continue
-            if event_id in facts:
-                fact = facts[event_id]
-            else:
-                event = events.get(event_id)
-                fact = None
-                if event is not None:
-                    model, provider = _event_facts(event)
-                    fact = (model, provider, event.tags)
-                facts[event_id] = fact
-            if fact is None:
-                continue
-            passed = 1 if detail.get("verdict") == "passed" else 0
-            count(by_model, fact[0], passed, at)
-            count(by_provider, fact[1], passed, at)
-            for tag in fact[2] or ("(no tag)",):
-                count(by_tag, tag, passed, at)
+        at = column[metric.suite]
+        pairs = zip(
+            map(kind_of.get, map(event_id_of, metric.details)),
+            map(verdict_of, metric.details),
+            strict=True,
+        )
+        for (kind, verdict), n in Counter(pairs).items():
+            if kind is not None:
+                counts[kind][at + 1] += n
+                if verdict == "passed":
+                    counts[kind][at] += n
+    tables: dict[str, dict[str, list[int]]] = {"model": {}, "provider": {}, "tag": {}}
+    for (model, provider, tags), kind in kinds.items():
+        for name, value in (("model", model), ("provider", provider)):
+            _add(tables[name].setdefault(value, [0] * len(counts[kind])), counts[kind])
+        for tag in tags or ("(no tag)",):
+            _add(tables["tag"].setdefault(tag, [0] * len(counts[kind])), counts[kind])
     parts = [head]
     suite_heads = "".join(f'<th class="num">{_e(s)}</th>' for s in suites)
     for dimension, table in tables.items():
         rows = []
-        for value, counts in sorted(table.items()):
-            passed, total = counts[0], counts[1]
+        for value, per in sorted(table.items()):
+            passed, total = sum(per[0::2]), sum(per[1::2])
             score = passed / total if total else None
             per_suite = "".join(
-                f'<td class="num" title="{counts[2 + 2 * k]}/{counts[3 + 2 * k]}">'
-                f"{_score(counts[2 + 2 * k] / counts[3 + 2 * k]) if counts[3 + 2 * k] else ''}"
-                "</td>"
+                f'<td class="num" title="{per[2 * k]}/{per[2 * k + 1]}">'
+                f"{_score(per[2 * k] / per[2 * k + 1]) if per[2 * k + 1] else ''}</td>"
                 for k in range(len(suites))
             )
             interval = wilson_interval(passed, total)

@@ -236,6 +236,8 @@ def run_view(results: Mapping[str, Any]) -> RunView:
             m = _dict(m)
             passed, total = _int(m.get("passed")), _int(m.get("total"))
             details = m.get("details")
+            if isinstance(details, list):
+                details = [d for d in details if isinstance(d, dict)]
             metrics.append(
                 MetricView(
                     suite=suite_name,
@@ -328,9 +330,9 @@ def failing_cases(run: RunView) -> list[CaseView]:
         if not metric.failed and not metric.errors:
             continue
         new = metric.comparison.newly_failed_ids if metric.comparison else frozenset()
-        for detail in metric.details:
-            if isinstance(detail, dict) and detail.get("verdict") in ("failed", "error"):
-                cases.append(CaseView(metric, detail, str(detail.get("event_id")) in new))
+        # Most details are passes: they are skipped in one comprehension, not one by one.
+        bad = [d for d in metric.details if d.get("verdict") in ("failed", "error")]
+        cases.extend(CaseView(metric, d, d.get("event_id") in new) for d in bad)
     # A stable sort: within each group the metric and event order above is kept.
     cases.sort(key=lambda case: not case.newly_failed)
     return cases
