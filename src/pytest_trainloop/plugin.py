@@ -78,6 +78,7 @@ class _Run:
     current_batch: Batch | None = None  # the chunk whose snippets are kept
     announced_bad_lines: bool = False
     announced_suites: set[str] = field(default_factory=set)
+    case_counts: dict[str, int] | None = None  # see `_case_counts`
 
     def events_log(self) -> EventLog:
         if self.log is None:
@@ -129,7 +130,8 @@ class _Run:
             f"{len(log.bad_lines)} bad lines"
         )
 
-    def pytest_collection_finish(self) -> None:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.case_counts = _case_counts(self, session.items)
         # The collected cases and their events live until the end of the run: frozen, the
         # garbage collector stops traversing them again and again while the cases run.
         if self.log is not None:
@@ -384,6 +386,7 @@ def _announcements(run: _Run, suite: str) -> dict[str, object]:
         run.announced_bad_lines = True
         props["bad_lines"] = [str(bad) for bad in run.log.bad_lines]
         props["left_out_errors"] = len({i for c in run.chosen.values() for i in c.left_out})
+        props["cases"] = run.case_counts
     if suite not in run.announced_suites:
         run.announced_suites.add(suite)
         keys = [key for key in run.chosen if key[0] == suite]
@@ -393,6 +396,24 @@ def _announcements(run: _Run, suite: str) -> dict[str, object]:
             "left_out_errors": len({i for key in keys for i in run.chosen[key].left_out}),
         }
     return props
+
+
+def _case_counts(run: _Run, items: list[pytest.Item]) -> dict[str, int]:
+    """How many cases the collected suites selected, and how many of them are left to run
+    after every narrowing of pytest's (-k, -m, --lf, --deselect, node ids, other plugins).
+
+    Counted once per process after collection; the aggregating process reads them off the
+    first report to say whether the run is complete (an xdist controller collects nothing).
+    """
+    selected = sum(
+        len(run.choose(spec).events) for spec, argnames in run.specs.values() if argnames
+    )
+    collected = 0
+    for item in items:
+        case = item.stash.get(CASE_KEY, None)
+        if case is not None:
+            collected += 1 if case.batch is None else len(case.batch.events)
+    return {"selected": selected, "collected": collected}
 
 
 def _verdict_into_report(
