@@ -221,24 +221,43 @@ def test_a_killed_write_leaves_no_temporary_file_behind_the_next_run(half: Proje
 
 
 @pytest.mark.parametrize(
-    "damage",
+    ("damage", "what"),
     [
-        pytest.param(lambda s: s["trend"]["last_7_days"][0].pop("overall_score"), id="no-score"),
-        pytest.param(lambda s: s["trend"]["last_7_days"].__setitem__(0, 5), id="entry-not-a-dict"),
+        pytest.param(
+            lambda s: s["trend"]["last_7_days"][0].pop("overall_score"),
+            "trend.last_7_days[0].overall_score is missing",
+            id="no-score",
+        ),
+        pytest.param(
+            lambda s: s["trend"]["last_7_days"].__setitem__(0, 5),
+            "trend.last_7_days[0] is a number, not an object",
+            id="entry-not-an-object",
+        ),
         pytest.param(
             lambda s: s["trend"]["last_7_days"][0].__setitem__("overall_score", "0.5"),
+            "trend.last_7_days[0].overall_score is a string, not a number or null",
             id="score-a-string",
         ),
         pytest.param(
-            lambda s: s["trend"]["last_7_days"][0].__setitem__("timestamp", 7), id="bad-time"
+            lambda s: s["trend"]["last_7_days"][0].__setitem__("timestamp", 7),
+            "trend.last_7_days[0].timestamp is a number, not a string",
+            id="time-a-number",
         ),
-        pytest.param(lambda s: s["trend"].__setitem__("last_7_days", {}), id="trend-not-a-list"),
-        pytest.param(lambda s: s["summary"].pop("overall_score"), id="no-overall-score"),
-        pytest.param(lambda s: s.clear(), id="empty-object"),
+        pytest.param(
+            lambda s: s["trend"].__setitem__("last_7_days", {}),
+            "trend.last_7_days is an object, not an array",
+            id="trend-not-an-array",
+        ),
+        pytest.param(
+            lambda s: s["summary"].pop("overall_score"),
+            "summary.overall_score is missing",
+            id="no-overall-score",
+        ),
+        pytest.param(lambda s: s.clear(), "trend is missing", id="empty-object"),
     ],
 )
 def test_a_damaged_summary_warns_and_the_trend_is_rebuilt_from_the_run_files(
-    half: Project, damage: Any
+    half: Project, damage: Any, what: str
 ) -> None:
     half.run("--trainloop", *WARN)
     half.run("--trainloop", *WARN)
@@ -249,8 +268,9 @@ def test_a_damaged_summary_warns_and_the_trend_is_rebuilt_from_the_run_files(
     files = half.results_files()
     result = half.run("--trainloop", *WARN)
     assert result.ret == 1
-    result.stdout.fnmatch_lines(
-        [f"*TrainloopWarning: {path} is damaged (*); the trend was rebuilt from the run files*"]
+    assert (
+        f"TrainloopWarning: {path} is damaged ({what}); the trend was rebuilt from the run "
+        "files and the summary rewritten" in result.stdout.str()
     )
     [new] = [p for p in half.results_files() if p not in files]
     assert read(new)["summary"]["total"] == 2
@@ -258,13 +278,20 @@ def test_a_damaged_summary_warns_and_the_trend_is_rebuilt_from_the_run_files(
     assert [h["overall_score"] for h in half.summary()["trend"]["last_7_days"]] == [0.5, 0.5]
 
 
-@pytest.mark.parametrize("text", [b"{not json", b"[1, 2]", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        (b"{not json", "(not JSON: "),
+        (b"[1, 2]", "(the file is an array, not an object)"),
+        (b"\xff\xfe", "(not JSON: "),
+    ],
+)
 def test_a_summary_that_is_not_a_json_object_warns_and_is_replaced(
-    half: Project, text: bytes
+    half: Project, text: bytes, what: str
 ) -> None:
     half.run("--trainloop", *WARN)
     path = half.data / "results" / "evaluation_summary.json"
     path.write_bytes(text)
     result = half.run("--trainloop", *WARN)
-    result.stdout.fnmatch_lines([f"*TrainloopWarning: {path} is damaged*"])
+    assert f"TrainloopWarning: {path} is damaged {what}" in result.stdout.str()
     assert [h["overall_score"] for h in half.summary()["trend"]["last_7_days"]] == [0.5]

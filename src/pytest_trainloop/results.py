@@ -170,25 +170,49 @@ def remove_stale_temp_files(folder: Path, started: float) -> None:
             continue  # gone already, or not ours to remove: nothing lost either way
 
 
-def _point(timestamp: object, score: object) -> dict[str, Any]:
-    """One run of the trend, checked: a TypeError when either value is not of its type."""
-    if not isinstance(timestamp, str) or not (
-        score is None or (isinstance(score, int | float) and not isinstance(score, bool))
-    ):
-        raise TypeError(f"timestamp {timestamp!r} and overall_score {score!r}")
+_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+_REQUIRED = object()
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return "a number" if isinstance(value, int | float) else _JSON_KINDS.get(type(value), "?")
+
+
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _field(record: object, where: str, key: str, default: object = _REQUIRED) -> Any:
+    """`record[key]`, `record` being at `where` in a JSON file; a ValueError that says what is
+    wrong, and where, when `record` is not an object or (without a default) has no `key`."""
+    if not isinstance(record, dict):
+        raise ValueError(f"{where or 'the file'} is {_kind(record)}, not an object")
+    if key in record:
+        return record[key]
+    if default is _REQUIRED:
+        raise ValueError(f"{_at(where, key)} is missing")
+    return default
+
+
+def _point(timestamp: object, score: object, where: str, score_at: str) -> dict[str, Any]:
+    """One run of the trend, its values checked (ValueError naming the one of a wrong type)."""
+    if not isinstance(timestamp, str):
+        raise ValueError(f"{_at(where, 'timestamp')} is {_kind(timestamp)}, not a string")
+    if not (score is None or (isinstance(score, int | float) and not isinstance(score, bool))):
+        raise ValueError(f"{score_at} is {_kind(score)}, not a number or null")
     return {"timestamp": timestamp, "overall_score": score}
 
 
-def _run_point(data: Any) -> dict[str, Any] | None:
+def _run_point(data: object) -> dict[str, Any] | None:
     """A run's place in the trend, from its results (or summary) JSON; None for a partial run.
-
-    Raises KeyError or TypeError when `data` is not a results JSON.
-    """
-    if not isinstance(data, dict):
-        raise TypeError(f"a JSON {type(data).__name__}, not an object")
-    if data.get("complete") is False:
+    A ValueError saying what is wrong when `data` is not a results JSON."""
+    timestamp = _field(data, "", "timestamp")
+    if _field(data, "", "complete", None) is False:
         return None  # files from before `complete` existed were all counted: still are
-    return _point(data["timestamp"], data["summary"]["overall_score"])
+    score = _field(_field(data, "", "summary"), "summary", "overall_score")
+    return _point(timestamp, score, "", "summary.overall_score")
 
 
 def _scan_history(results_dir: Path, week_ago: datetime, exclude: Path) -> list[dict[str, Any]]:
@@ -201,7 +225,7 @@ def _scan_history(results_dir: Path, week_ago: datetime, exclude: Path) -> list[
             continue
         try:
             point = _run_point(orjson.loads(path.read_bytes()))
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        except (OSError, ValueError):  # orjson's JSONDecodeError is a ValueError
             continue  # a foreign or damaged file says nothing about the trend
         if point is not None:
             history.append(point)
@@ -210,7 +234,7 @@ def _scan_history(results_dir: Path, week_ago: datetime, exclude: Path) -> list[
 
 def _summary_history(path: Path) -> list[dict[str, Any]] | None:
     """The runs the previous summary holds (its trend, then itself); None when there is no
-    summary. Raises ValueError saying what is wrong when it is damaged."""
+    summary. A ValueError saying what is wrong, and where, when it is damaged."""
     try:
         text = path.read_bytes()
     except FileNotFoundError:
@@ -221,18 +245,15 @@ def _summary_history(path: Path) -> list[dict[str, Any]] | None:
         previous = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc}") from None
-    if not isinstance(previous, dict):
-        raise ValueError(f"a JSON {type(previous).__name__}, not an object")
-    try:
-        entries = previous["trend"]["last_7_days"]
-        if not isinstance(entries, list):
-            raise TypeError("trend.last_7_days is not a list")
-        history = [_point(h["timestamp"], h["overall_score"]) for h in entries]
-        itself = _run_point(previous)
-    except KeyError as exc:
-        raise ValueError(f"no {exc.args[0]!r} where a summary has one") from None
-    except TypeError as exc:
-        raise ValueError(f"a value of the wrong type: {exc}") from None
+    entries = _field(_field(previous, "", "trend"), "trend", "last_7_days")
+    if not isinstance(entries, list):
+        raise ValueError(f"trend.last_7_days is {_kind(entries)}, not an array")
+    history = []
+    for n, entry in enumerate(entries):
+        where = f"trend.last_7_days[{n}]"
+        timestamp, score = (_field(entry, where, key) for key in ("timestamp", "overall_score"))
+        history.append(_point(timestamp, score, where, f"{where}.overall_score"))
+    itself = _run_point(previous)
     return history if itself is None else [*history, itself]
 
 
