@@ -399,21 +399,13 @@ def _announcements(run: _Run, suite: str) -> dict[str, object]:
 
 
 def _case_counts(run: _Run, items: list[pytest.Item]) -> dict[str, int]:
-    """How many cases the collected suites selected, and how many of them are left to run
-    after every narrowing of pytest's (-k, -m, --lf, --deselect, node ids, other plugins).
-
-    Counted once per process after collection; the aggregating process reads them off the
-    first report to say whether the run is complete (an xdist controller collects nothing).
-    """
-    selected = sum(
-        len(run.choose(spec).events) for spec, argnames in run.specs.values() if argnames
-    )
-    collected = 0
-    for item in items:
-        case = item.stash.get(CASE_KEY, None)
-        if case is not None:
-            collected += 1 if case.batch is None else len(case.batch.events)
-    return {"selected": selected, "collected": collected}
+    """Cases the collected suites selected, and those left after pytest's narrowing (-k, -m,
+    --lf, --deselect, node ids): counted in each process, as an xdist controller collects none."""
+    cases = [item.stash.get(CASE_KEY, None) for item in items]
+    return {
+        "selected": sum(len(run.choose(s).events) for s, names in run.specs.values() if names),
+        "collected": sum(len(c.batch.events) if c.batch else 1 for c in cases if c is not None),
+    }
 
 
 def _verdict_into_report(
