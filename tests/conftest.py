@@ -104,11 +104,9 @@ class Project:
         return self.pytester.runpytest(*order, *args)
 
     def results(self) -> dict[str, Any]:
-        """The latest run's results file (the summary file names it)."""
-        summary = self.summary()
-        data: dict[str, Any] = orjson.loads(
-            (self.data / "results" / summary["results_file"]).read_bytes()
-        )
+        """The latest run's results file (a partial run's too, which the summary does not name)."""
+        newest = max(self.results_files(), key=lambda path: path.stat().st_mtime_ns)
+        data: dict[str, Any] = orjson.loads(newest.read_bytes())
         return data
 
     def summary(self) -> dict[str, Any]:
@@ -133,8 +131,14 @@ def dist(request: pytest.FixtureRequest) -> list[str]:
 
 
 def comparable(results: dict[str, Any]) -> dict[str, Any]:
-    """A results JSON without what may differ between equivalent runs (timings, paths)."""
-    return {k: v for k, v in results.items() if k not in ("timestamp", "trend")}
+    """A results JSON without what may differ between equivalent runs (timings, paths, and
+    whether they ran in batches)."""
+    kept = {k: v for k, v in results.items() if k not in ("timestamp", "trend")}
+    if "configuration" in kept:
+        kept["configuration"] = {
+            k: v for k, v in kept["configuration"].items() if k not in ("batch", "batch_size")
+        }
+    return kept
 
 
 @pytest.fixture

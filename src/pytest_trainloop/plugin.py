@@ -83,6 +83,7 @@ class _Run:
     announced_bad_lines: bool = False
     announced_suites: set[str] = field(default_factory=set)
     usage_error: str = ""  # the controller's: a worker found the run's options wrong
+    case_counts: dict[str, int] | None = None  # see `_case_counts`
 
     def events_log(self) -> EventLog:
         if self.log is None:
@@ -179,7 +180,8 @@ class _Run:
             f"{len(log.bad_lines)} bad lines"
         )
 
-    def pytest_collection_finish(self) -> None:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.case_counts = _case_counts(self, session.items)
         # The collected cases and their events live until the end of the run: frozen, the
         # garbage collector stops traversing them again and again while the cases run.
         if self.log is not None:
@@ -484,6 +486,7 @@ def _announcements(run: _Run, suite: str) -> dict[str, object]:
         run.announced_bad_lines = True
         props["bad_lines"] = [str(bad) for bad in run.log.bad_lines]
         props["left_out_errors"] = len({i for c in run.chosen.values() for i in c.left_out})
+        props["cases"] = run.case_counts
     if suite not in run.announced_suites:
         run.announced_suites.add(suite)
         keys = [key for key in run.chosen if key[0] == suite]
@@ -493,6 +496,16 @@ def _announcements(run: _Run, suite: str) -> dict[str, object]:
             "left_out_errors": len({i for key in keys for i in run.chosen[key].left_out}),
         }
     return props
+
+
+def _case_counts(run: _Run, items: list[pytest.Item]) -> dict[str, int]:
+    """Cases the collected suites selected, and those left after pytest's narrowing (-k, -m,
+    --lf, --deselect, node ids): counted in each process, as an xdist controller collects none."""
+    cases = [item.stash.get(CASE_KEY, None) for item in items]
+    return {
+        "selected": sum(len(run.choose(s).events) for s, names in run.specs.values() if names),
+        "collected": sum(len(c.batch.events) if c.batch else 1 for c in cases if c is not None),
+    }
 
 
 def _verdict_into_report(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -17,6 +18,10 @@ FORMAT_VERSION = 1
 RESULTS_GLOB = "evaluation_results_*.json"
 SUMMARY_NAME = "evaluation_summary.json"
 _STAMP = "%Y%m%dT%H%M%SZ"
+# `write_atomically`'s temporary files: mkstemp's 8 random characters between our prefix and
+# suffix. Exactly this, so that a stale one is ours to remove and nothing else is.
+_TEMP_PREFIX, _TEMP_SUFFIX = ".tmp-", ".json"
+_TEMP_NAME = re.compile(r"\.tmp-[a-z0-9_]{8}\.json")
 
 
 def _round(score: float | None) -> float | None:
@@ -29,7 +34,10 @@ def build(
     now: datetime,
     bad_lines: list[str],
     configuration: dict[str, Any],
+    partial: list[str],
 ) -> dict[str, Any]:
+    """The results JSON; `partial` says why the run did not evaluate every case its suites
+    selected (empty for a complete run, the only kind that moves the summary and trend)."""
     suites: dict[str, Any] = {}
     for suite, tallies in tally.suites().items():
         suites[suite] = {
@@ -67,6 +75,8 @@ def build(
     return {
         "format_version": FORMAT_VERSION,
         "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "complete": not partial,
+        "partial": partial,
         "suites": suites,
         "summary": {
             "overall_score": overall,
@@ -117,7 +127,7 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> Path:
     tried instead (two runs in the same second both keep their results).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX)
     os.fchmod(fd, _NEW_FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -142,64 +152,172 @@ def _dump(results: dict[str, Any]) -> bytes:
     return orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
 
 
+def remove_stale_temp_files(folder: Path, started: float) -> None:
+    """Remove the temporary files a write killed half-way left in `folder`: ours by their exact
+    name, and older than this run (`started`, seconds since the epoch), so that a write of
+    another run going on now keeps its file."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if not _TEMP_NAME.fullmatch(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < started:
+                os.unlink(entry.path)
+        except OSError:
+            continue  # gone already, or not ours to remove: nothing lost either way
+
+
+_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+_REQUIRED = object()
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return "a number" if isinstance(value, int | float) else _JSON_KINDS.get(type(value), "?")
+
+
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _field(record: object, where: str, key: str, default: object = _REQUIRED) -> Any:
+    """`record[key]`, `record` being at `where` in a JSON file; a ValueError that says what is
+    wrong, and where, when `record` is not an object or (without a default) has no `key`."""
+    if not isinstance(record, dict):
+        raise ValueError(f"{where or 'the file'} is {_kind(record)}, not an object")
+    if key in record:
+        return record[key]
+    if default is _REQUIRED:
+        raise ValueError(f"{_at(where, key)} is missing")
+    return default
+
+
+def _point(timestamp: object, score: object, where: str, score_at: str) -> dict[str, Any]:
+    """One run of the trend, its values checked (ValueError naming the one of a wrong type)."""
+    if not isinstance(timestamp, str):
+        raise ValueError(f"{_at(where, 'timestamp')} is {_kind(timestamp)}, not a string")
+    if not (score is None or (isinstance(score, int | float) and not isinstance(score, bool))):
+        raise ValueError(f"{score_at} is {_kind(score)}, not a number or null")
+    return {"timestamp": timestamp, "overall_score": score}
+
+
+def _run_point(data: object) -> dict[str, Any] | None:
+    """A run's place in the trend, from its results (or summary) JSON; None for a partial run.
+    A ValueError saying what is wrong when `data` is not a results JSON."""
+    timestamp = _field(data, "", "timestamp")
+    if _field(data, "", "complete", None) is False:
+        return None  # files from before `complete` existed were all counted: still are
+    score = _field(_field(data, "", "summary"), "summary", "overall_score")
+    return _point(timestamp, score, "", "summary.overall_score")
+
+
 def _scan_history(results_dir: Path, week_ago: datetime, exclude: Path) -> list[dict[str, Any]]:
-    """Earlier runs' scores read from their own files (each holds every case: can be slow)."""
+    """Earlier complete runs' scores read from their own files (each holds every case: can be
+    slow)."""
     history: list[dict[str, Any]] = []
     for path in sorted(results_dir.glob(RESULTS_GLOB)):
         stamp = path.stem.removeprefix("evaluation_results_")
         if path == exclude or stamp < week_ago.strftime(_STAMP):
             continue
         try:
-            earlier = orjson.loads(path.read_bytes())
-            history.append(
-                {
-                    "timestamp": earlier["timestamp"],
-                    "overall_score": earlier["summary"]["overall_score"],
-                }
-            )
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            point = _run_point(orjson.loads(path.read_bytes()))
+        except (OSError, ValueError):  # orjson's JSONDecodeError is a ValueError
             continue  # a foreign or damaged file says nothing about the trend
+        if point is not None:
+            history.append(point)
     return history
 
 
-def _trend(results_dir: Path, now: datetime, score: float | None, exclude: Path) -> dict[str, Any]:
-    """Score change since the previous run, and the runs of the last 7 days (oldest first).
+def _summary_history(path: Path) -> list[dict[str, Any]] | None:
+    """The runs the previous summary holds (its trend, then itself); None when there is no
+    summary. A ValueError saying what is wrong, and where, when it is damaged."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ValueError(f"unreadable: {exc.strerror}") from None
+    try:
+        previous = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    entries = _field(_field(previous, "", "trend"), "trend", "last_7_days")
+    if not isinstance(entries, list):
+        raise ValueError(f"trend.last_7_days is {_kind(entries)}, not an array")
+    history = []
+    for n, entry in enumerate(entries):
+        where = f"trend.last_7_days[{n}]"
+        timestamp, score = (_field(entry, where, key) for key in ("timestamp", "overall_score"))
+        history.append(_point(timestamp, score, where, f"{where}.overall_score"))
+    itself = _run_point(previous)
+    return history if itself is None else [*history, itself]
+
+
+def _trend(
+    results_dir: Path, now: datetime, score: float | None, exclude: Path
+) -> tuple[dict[str, Any], str | None]:
+    """Score change since the previous complete run, and the complete runs of the last 7 days
+    (oldest first); with why the previous summary could not be read, when it was damaged.
 
     The previous summary already holds the history: reading it is one small file, where the
-    run files of a week of large runs are gigabytes. Without it, the run files are read.
+    run files of a week of large runs are gigabytes. Without it, or when it is damaged, the run
+    files are read.
     """
     week_ago = now - timedelta(days=7)
+    damage = None
     try:
-        previous = orjson.loads((results_dir / SUMMARY_NAME).read_bytes())
-        history = [
-            *previous["trend"]["last_7_days"],
-            {
-                "timestamp": previous["timestamp"],
-                "overall_score": previous["summary"]["overall_score"],
-            },
-        ]
-        oldest = week_ago.strftime("%Y-%m-%dT%H:%M:%S")
-        history = [h for h in history if str(h["timestamp"]) >= oldest]
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        history = _summary_history(results_dir / SUMMARY_NAME)
+    except ValueError as exc:
+        history, damage = None, str(exc)
+    if history is None:
         history = _scan_history(results_dir, week_ago, exclude)
+    else:
+        oldest = week_ago.strftime("%Y-%m-%dT%H:%M:%S")
+        history = [h for h in history if h["timestamp"] >= oldest]
     last = history[-1]["overall_score"] if history else None
     change = None if last is None or score is None else round(score - last, 4)
-    return {"previous_overall_score": last, "change": change, "last_7_days": history}
+    trend = {"previous_overall_score": last, "change": change, "last_7_days": history}
+    return trend, damage
+
+
+class Written(NamedTuple):
+    """Where a run's results went, and what the writing found on its way."""
+
+    path: Path  # the run's own file
+    summary_written: bool  # False for a partial run or an explicit --trainloop-results path
+    damaged_summary: str | None  # why the previous summary was not read, when it was damaged
 
 
 def write(
-    results: dict[str, Any], results_dir: Path, now: datetime, explicit_path: Path | None
-) -> Path:
-    """Write the run's file and refresh evaluation_summary.json; return the run's file."""
+    results: dict[str, Any],
+    results_dir: Path,
+    now: datetime,
+    explicit_path: Path | None,
+    started: float,
+) -> Written:
+    """Write the run's file; a complete run refreshes evaluation_summary.json too.
+
+    The run's own file is written first, whatever the state of the summary: a run's results are
+    never lost to an earlier run's damage. Stale temporary files of killed writes (older than
+    `started`) are removed from the folder written to.
+    """
     if explicit_path is not None:
-        return write_atomically(explicit_path, _dump(results), exclusive=False)
+        remove_stale_temp_files(explicit_path.parent, started)
+        return Written(write_atomically(explicit_path, _dump(results)), False, None)
+    remove_stale_temp_files(results_dir, started)
     run_path = results_dir / f"evaluation_results_{now.strftime(_STAMP)}.json"
-    trend = _trend(results_dir, now, results["summary"]["overall_score"], exclude=run_path)
     written = write_atomically(run_path, _dump(results), exclusive=True)
+    if not results["complete"]:
+        return Written(written, False, None)
+    trend, damage = _trend(results_dir, now, results["summary"]["overall_score"], written)
     write_atomically(
         results_dir / SUMMARY_NAME, _dump(_summary(results, written, trend)), exclusive=False
     )
-    return written
+    return Written(written, True, damage)
 
 
 def _summary(results: dict[str, Any], run_file: Path, trend: dict[str, Any]) -> dict[str, Any]:

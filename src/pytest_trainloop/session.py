@@ -6,6 +6,8 @@ or the single process of a plain run); workers only attach outcomes to their rep
 
 from __future__ import annotations
 
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from pytest_trainloop import results
 from pytest_trainloop.outcomes import broken_reason, from_properties
 from pytest_trainloop.settings import Settings
+from pytest_trainloop.suites import TrainloopWarning
 from pytest_trainloop.summary import Case, Gate, Tally, merge_usage
 
 _REASONS_SHOWN = 3
@@ -36,6 +39,10 @@ class TrainloopSession:
         self.bad_lines: list[str] = []
         self.seen_any = False
         self.results_path: Path | None = None
+        self.started = time.time()  # temp files older than this are left by killed writes
+        self.partial: list[str] = []  # why the run is partial, decided at its end
+        self._case_counts: dict[str, int] | None = None  # as a process collected them
+        self._stopped: str | None = None  # the message of the interrupt that stopped the run
         self.gates: list[Gate] = []  # decided once at the end of the run, then printed
         # nodeid -> (suite, metric, event ids, events) of cases whose setup reported, so that a
         # crash can be attributed: the ids space-separated (a batch-mode test's from its worker)
@@ -50,6 +57,9 @@ class TrainloopSession:
         if isinstance(bad, list):  # every process announces the same facts: any one will do
             self.bad_lines = [str(line) for line in bad]
             self.tally.left_out_total = _int(props.get("left_out_errors"))
+            counts = props.get("cases")
+            if isinstance(counts, dict):
+                self._case_counts = {k: _int(counts.get(k)) for k in ("selected", "collected")}
         info = props.get("suite_info")
         suite = props.get("suite")
         if isinstance(info, dict) and isinstance(suite, str):
@@ -143,11 +153,18 @@ class TrainloopSession:
         elif self.seen_any:
             self.tally.unattributed_errors += 1
 
+    @pytest.hookimpl
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # A Ctrl-C, pytest.exit(), or pytest-xdist stopping its workers (its -x and --maxfail
+        # stop this way, with pytest's own "stopping after N failures").
+        self._stopped = str(excinfo.value)
+
     # --- end of the run -----------------------------------------------------------------------
 
     def _configuration(self) -> dict[str, Any]:
         s = self.settings
         sel = s.selection
+        option = self.config.getoption
         return {
             "data_folder": str(s.data_folder),
             "data_folder_source": s.data_folder_source,
@@ -159,7 +176,48 @@ class TrainloopSession:
             "since": None if sel.since is None else sel.since.isoformat(),
             "until": None if sel.until is None else sel.until.isoformat(),
             "fail_under": s.fail_under,
+            # pytest's own narrowing: each may leave cases of the suites out of the run
+            "keyword": option("keyword", "") or None,
+            "markexpr": option("markexpr", "") or None,
+            "last_failed": bool(option("lf", False)),
+            "maxfail": option("maxfail", 0) or None,  # -x is --maxfail 1
+            "deselect": list(option("deselect", None) or []),
+            "stepwise": bool(option("stepwise", False)),
+            "batch": s.batch_size is not None,
+            "batch_size": s.batch_size,
+            "shard": None,
         }
+
+    def _partial(self, session: pytest.Session, configuration: dict[str, Any]) -> list[str]:
+        """Why this run did not evaluate every case its suites selected (empty: it did)."""
+        c = configuration
+        reasons: list[str] = []
+        stop = str(self._stopped or session.shouldfail or session.shouldstop or "")
+        if c["maxfail"] and stop.startswith("stopping after"):  # pytest's and xdist's words
+            reasons.append("stopped early by -x/--maxfail")
+        elif session.exitstatus == pytest.ExitCode.INTERRUPTED:
+            # A worker's Ctrl-C reaches the controller as "<worker> received keyboard-interrupt".
+            shown = "Ctrl-C" if not stop or "keyboard-interrupt" in stop else stop
+            reasons.append(f"interrupted ({shown})")
+        elif stop:
+            reasons.append(f"stopped early: {stop}")
+        lf = self.config.pluginmanager.getplugin("lfplugin")
+        if c["last_failed"] and getattr(lf, "lastfailed", None):  # reruns only what failed
+            reasons.append("--lf")  # named even when its skipped files hid every case it left
+        counts = self._case_counts or {}
+        selected, collected = counts.get("selected", 0), counts.get("collected", 0)
+        if collected < selected:
+            reasons += [f"-k {c['keyword']!r}"] if c["keyword"] else []
+            reasons += [f"-m {c['markexpr']!r}"] if c["markexpr"] else []
+            reasons += [f"--deselect {' '.join(c['deselect'])}"] if c["deselect"] else []
+            reasons += ["--sw"] if c["stepwise"] else []
+            reasons.append(f"{selected - collected} of {selected} cases deselected")
+        for name in ("suite", "tags", "limit", "sample", "since", "until"):
+            value = c["suites" if name == "suite" else name]
+            if value:
+                shown = ",".join(value) if isinstance(value, list) else value
+                reasons.append(f"--trainloop-{name} {shown}")
+        return reasons
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -167,12 +225,27 @@ class TrainloopSession:
             return  # no marked metric ran: nothing to write, no exit code to change
         now = results.utc_now()
         self.gates = gates = self.tally.gates(self.settings.fail_under)
-        data = results.build(self.tally, gates, now, self.bad_lines, self._configuration())
-        self.results_path = results.write(
-            data, self.settings.data_folder / "results", now, self.settings.results_path
+        configuration = self._configuration()
+        self.partial = self._partial(session, configuration)
+        data = results.build(self.tally, gates, now, self.bad_lines, configuration, self.partial)
+        written = results.write(
+            data,
+            self.settings.data_folder / "results",
+            now,
+            self.settings.results_path,
+            self.started,
         )
+        self.results_path = written.path
         if not all(g.held for g in gates) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if written.damaged_summary is not None:  # last: under -W error it raises, nothing lost
+            path = self.settings.data_folder / "results" / results.SUMMARY_NAME
+            message = (
+                f"{path} is damaged ({written.damaged_summary}); the trend was rebuilt from the "
+                "run files and the summary rewritten"
+            )
+            # Attributed to the summary file, so that the warnings summary points at it.
+            warnings.warn_explicit(TrainloopWarning(message), TrainloopWarning, str(path), 1)
 
     # --- terminal -----------------------------------------------------------------------------
 
@@ -249,6 +322,12 @@ class TrainloopSession:
             )
         if self.results_path is not None:
             tr.write_line(f"results: {self.results_path}")
+            if self.partial and self.settings.results_path is None:
+                tr.write_line(
+                    f"trainloop: {results.SUMMARY_NAME} left as it was: a partial run "
+                    f"({'; '.join(self.partial)})",
+                    yellow=True,
+                )
         for gate in self.gates:
             if gate.name == "not_empty" and not gate.held:
                 why = self.tally.must_not_be_empty[(str(gate.suite), str(gate.metric))]

@@ -65,11 +65,20 @@ class MetricTally:
     ) -> None:
         """One case: its verdict counted, its detail kept for the results file.
 
+        Every case keeps its event id, verdict and score, so that two runs pair case by case;
+        the text snippets are kept for failures and errors only, where a reader needs them
+        (most cases pass, and snippets were most of a results file's bytes).
+
         Batch mode calls this once per event with the values of its report's row, so the
         arguments come in the order of a row.
         """
+        detail: dict[str, Any] = {"event_id": event_id, "verdict": kind}
+        if score is not None:
+            detail["score"] = score
         if kind == "passed":
             self.passed += 1
+            if reason:
+                detail["reason"] = reason
         else:
             if kind == "failed":
                 self.failed += 1
@@ -77,13 +86,9 @@ class MetricTally:
                 self.errors += 1
             if reason:
                 self.reasons[reason.splitlines()[0][:120]] += 1
-        detail: dict[str, Any] = {"event_id": event_id, "verdict": kind}
-        if score is not None:
-            detail["score"] = score
-        if reason:
-            detail["reason"] = reason
-        detail["input"] = input
-        detail["output"] = output
+                detail["reason"] = reason
+            detail["input"] = input
+            detail["output"] = output
         if judge_votes:
             detail["judge_votes"] = judge_votes
         self.details.append(detail)
