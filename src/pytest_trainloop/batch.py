@@ -103,7 +103,7 @@ def run_batch(
         if first:
             snippets.append(snippets_of(event))
         prompt, response = snippets[n]
-        event._drop_parsed()
+        event.release()
         if outcome is not None:
             results.append(
                 (event.id, outcome.kind, outcome.reason, outcome.score, prompt, response, votes)
@@ -164,7 +164,7 @@ def evaluate_concurrently(
                     evaluated[n] = _raised_on(item, event, exc)
                 else:
                     evaluated[n] = (event, *judged(item, value, threshold))
-                event._drop_parsed()  # at most `limit` parsed events at a time
+                event.release()  # at most `limit` parsed events at a time
 
         await asyncio.gather(*(worker() for _ in range(min(limit, len(batch.events)))))
         item.stash[_CHUNK_KEY] = evaluated

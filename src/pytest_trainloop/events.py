@@ -336,8 +336,9 @@ class Event:
             object.__setattr__(self, "_parsed", parsed)  # a cache, not a change of value
         return parsed
 
-    def _drop_parsed(self) -> None:
-        """Forget the parsed line (the plugin calls this once the event's case has run)."""
+    def release(self) -> None:
+        """Forget the parsed line (the plugin calls this once the event's case has run): the
+        next attribute that needs it reads and parses the line again."""
         object.__setattr__(self, "_parsed", None)
 
     @property
@@ -487,6 +488,14 @@ class EventLog:
     files: list[Path]
     events: list[Event]
     bad_lines: list[BadLine]
+
+    def close(self) -> None:
+        """Close the descriptors kept open for reading lines again (the end of a run)."""
+        with _OPEN_FILES_LOCK:
+            while _OPEN_FILES:
+                event_file, fd = _OPEN_FILES.popitem()
+                os.close(fd)
+                event_file.block = _NO_BLOCK
 
 
 # --- checking ---------------------------------------------------------------------------------

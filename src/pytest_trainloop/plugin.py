@@ -524,7 +524,7 @@ def _verdict_into_report(
         reason = exception_reason(excinfo.value) if excinfo else "error"
         outcome = Outcome("error", reason)
     prompt, response = snippets_of(event)
-    event._drop_parsed()  # the case is done with it: a run holds no parsed line per case
+    event.release()  # the case is done with it: a run holds no parsed line per case
     verdict: dict[str, object] = {
         "verdict": outcome.kind,
         "reason": outcome.reason,
