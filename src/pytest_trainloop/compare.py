@@ -377,7 +377,8 @@ def compare(
         baseline_timestamp=timestamp if isinstance(timestamp, str) else None,
         alpha=alpha,
         suites=suites,
-        overall=overall.stats(alpha, 0),
+        # One suite is the whole run: its statistics, without a second bootstrap of the same pool.
+        overall=suites[next(iter(suites))].stats if len(suites) == 1 else overall.stats(alpha, 0),
     )
 
 
