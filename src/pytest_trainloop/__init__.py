@@ -1,17 +1,52 @@
 """pytest-trainloop: evaluate recorded LLM interactions with ordinary pytest tests."""
 
-from pytest_trainloop.events import (
-    BadLine,
-    Event,
-    EventLog,
-    EventsNotFoundError,
-    Source,
-    Usage,
-    read_events,
-    validate_event,
-)
-from pytest_trainloop.outcomes import Verdict
-from pytest_trainloop.suites import TrainloopWarning
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_trainloop.events import (
+        BadLine,
+        Event,
+        EventLog,
+        EventsNotFoundError,
+        Source,
+        Usage,
+        read_events,
+        validate_event,
+    )
+    from pytest_trainloop.outcomes import Verdict
+    from pytest_trainloop.suites import TrainloopWarning
+
+# Imported when first asked for: `TrainloopWarning` needs pytest, and the console script (which
+# imports this package on its way to pytest_trainloop.cli) must start without it.
+_HOMES = {
+    "BadLine": "events",
+    "Event": "events",
+    "EventLog": "events",
+    "EventsNotFoundError": "events",
+    "Source": "events",
+    "Usage": "events",
+    "read_events": "events",
+    "validate_event": "events",
+    "Verdict": "outcomes",
+    "TrainloopWarning": "suites",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"pytest_trainloop.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
 
 __all__ = [
     "BadLine",
