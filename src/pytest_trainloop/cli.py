@@ -83,7 +83,33 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--json", action="store_true", help="Print the comparison section as JSON instead."
     )
+    report = commands.add_parser(
+        "report",
+        help="Write the HTML report (and a Markdown summary) of a results file.",
+        description="Render one self-contained HTML page from a results file and its data "
+        "folder (for the conversations), with the earlier complete runs of its folder as the "
+        "score over time. Exit 4 for a file that is missing or not a results file.",
+    )
+    report.add_argument("results", metavar="RESULTS", help="A results file of a run.")
+    report.add_argument(
+        "-o", "--output", default="report.html", help="The page to write (default report.html)."
+    )
+    report.add_argument(
+        "--markdown", metavar="PATH", help="Also write the Markdown summary to PATH."
+    )
     return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pytest_trainloop.report import render_markdown, write_html_report
+    from pytest_trainloop.results import write_atomically
+
+    written = write_html_report(Path(args.results), Path(args.output))
+    print(f"report: {written}")
+    if args.markdown:
+        text = render_markdown(read_results(Path(args.results)))
+        print(f"markdown: {write_atomically(Path(args.markdown), text.encode('utf-8'))}")
+    return OK
 
 
 def _max_drops(run: dict[str, Any]) -> dict[tuple[str, str], float]:
@@ -128,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "compare":
             return _compare(args)
+        if args.command == "report":
+            return _report(args)
     except (ResultsFileError, _UsageError) as exc:
         print(f"pytest-trainloop {args.command}: error: {exc}", file=sys.stderr)
         return USAGE_ERROR

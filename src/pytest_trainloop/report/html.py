@@ -352,20 +352,25 @@ def write_html_report(results_path: str | os.PathLike[str], output: str | os.Pat
 
     The events come from the results' data folder and the history from the results file's own
     folder; a data folder that is gone leaves the page without conversations, not unwritten.
+    A file that is missing or not a results file raises `ResultsFileError` naming it.
     """
+    from pytest_trainloop.compare import read_results
     from pytest_trainloop.results import write_atomically
 
     path = Path(results_path)
-    results = orjson.loads(path.read_bytes())
-    if not isinstance(results, dict):
-        raise ValueError(f"{path} is not a results file: expected a JSON object")
-    events: dict[str, Event] | None = None
+    results = read_results(path)
+    log = None
     folder = (results.get("configuration") or {}).get("data_folder")
     if isinstance(folder, str) and folder:
         try:
-            events = {event.id: event for event in read_events(folder).events}
+            log = read_events(folder)
         except EventsNotFoundError:
-            events = None
-    history = gather_history(path.parent, exclude=path.name)
-    page = render_html(results, events=events, history=history)
+            log = None
+    try:
+        events = None if log is None else {event.id: event for event in log.events}
+        history = gather_history(path.parent, exclude=path.name)
+        page = render_html(results, events=events, history=history)
+    finally:
+        if log is not None:
+            log.close()
     return write_atomically(Path(output), page.encode("utf-8"))
