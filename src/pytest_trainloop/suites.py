@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
 import random
@@ -16,13 +17,21 @@ from pytest_trainloop.events import Event
 MARKER = "trainloop_suite"
 MARKER_SIGNATURE = (
     "trainloop_suite(name, *, tags, match='any', threshold=0.5, min_score=None, "
-    "include_errors=False, allow_empty=False)"
+    "include_errors=False, allow_empty=False, max_drop=None)"
 )
 MARKER_HELP = (
     f"{MARKER_SIGNATURE}: a metric evaluated on each recorded event with one of the tags "
     "(run with --trainloop; a suite that selects no event fails the run unless allow_empty=True)"
 )
-_KEYWORDS = ("tags", "match", "threshold", "min_score", "include_errors", "allow_empty")
+_KEYWORDS = (
+    "tags",
+    "match",
+    "threshold",
+    "min_score",
+    "include_errors",
+    "allow_empty",
+    "max_drop",
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class Selection:
     seed: int = 0
     since: datetime | None = None
     until: datetime | None = None
+    shard: tuple[int, int] | None = None  # (index, count), 1-based: this run's share of events
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class MetricSpec:
     min_score: float | None
     include_errors: bool
     allow_empty: bool = False  # no event to evaluate is no failure
+    max_drop: float | None = None  # the paired score may fall at most this much from a baseline
 
 
 class MarkerError(ValueError):
@@ -111,6 +122,7 @@ def parse_marker(mark: pytest.Mark, function_name: str) -> MetricSpec:
         min_score=_bound("min_score", kwargs.get("min_score"), optional=True),
         include_errors=include_errors,
         allow_empty=allow_empty,
+        max_drop=_bound("max_drop", kwargs.get("max_drop"), optional=True),
     )
 
 
@@ -160,7 +172,17 @@ def choose(events: list[Event], spec: MetricSpec, selection: Selection) -> Chose
         chosen = [chosen[i] for i in picked]
     if selection.limit is not None:
         chosen = chosen[: selection.limit]
+    if selection.shard is not None:  # last: the shards of a run split exactly its selection
+        index, count = selection.shard
+        chosen = [e for e in chosen if shard_of(e.id, count) == index]
     return Chosen(chosen, left_out, matched)
+
+
+def shard_of(event_id: str, count: int) -> int:
+    """The shard (1-based, of `count`) an event belongs to, by a hash of its id: the same on
+    every machine, process and Python version (never `hash()`, which is salted per process)."""
+    digest = hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count + 1
 
 
 class TrainloopWarning(pytest.PytestWarning):
