@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from pytest_trainloop import EventsNotFoundError, Usage, read_events, validate_event
-from pytest_trainloop import events as events_module
 from pytest_trainloop.events import EventLineError
 from pytest_trainloop.gate import gate
+from pytest_trainloop.validation import check_event
 from tests.conftest import documented_event, flat_event, write_lines
 
 
@@ -370,7 +370,7 @@ def test_the_fast_gate_passes_only_what_the_full_check_passes_with_the_same_key(
             line = json.dumps(variant).encode()  # orjson cannot write ints past 64 bits
             key = gate(line)
             errors: list[str] = []
-            full_key = events_module._check(orjson.loads(line), errors)
+            full_key = check_event(orjson.loads(line), errors)
             if key is not None:
                 gated += 1
                 assert errors == [], (variant, errors)
