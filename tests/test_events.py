@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gzip
 import json
@@ -16,9 +17,9 @@ import orjson
 import pytest
 
 from pytest_trainloop import EventsNotFoundError, Usage, read_events, validate_event
-from pytest_trainloop import events as events_module
 from pytest_trainloop.events import EventLineError
 from pytest_trainloop.gate import gate
+from pytest_trainloop.validation import check_event
 from tests.conftest import documented_event, flat_event, write_lines
 
 
@@ -370,7 +371,7 @@ def test_the_fast_gate_passes_only_what_the_full_check_passes_with_the_same_key(
             line = json.dumps(variant).encode()  # orjson cannot write ints past 64 bits
             key = gate(line)
             errors: list[str] = []
-            full_key = events_module._check(orjson.loads(line), errors)
+            full_key = check_event(orjson.loads(line), errors)
             if key is not None:
                 gated += 1
                 assert errors == [], (variant, errors)
@@ -437,13 +438,26 @@ def test_a_file_cut_below_a_line_not_yet_read_again_is_a_clear_error(data_folder
         _ = events[-1].raw
 
 
-def test_reading_lines_again_keeps_few_files_open(data_folder: Path) -> None:
+def _descriptors_open_on(folder: Path) -> int:
+    """How many of this process's descriptors are open on files under `folder`."""
+    inside = str(folder.resolve()) + os.sep
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the one listing /proc/self/fd, closed since
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith(inside)
+    return count
+
+
+def test_reading_lines_again_keeps_few_files_open_and_closing_the_log_closes_them(
+    data_folder: Path,
+) -> None:
     for n in range(80):
         write_lines(data_folder / "events" / f"{n:03}.jsonl", [documented_event(f"r{n}")])
     log = read_events(data_folder)
-    open_before = len(os.listdir("/proc/self/fd"))
     assert [e.raw["metadata"]["request_id"] for e in log.events] == [f"r{n}" for n in range(80)]
-    assert len(os.listdir("/proc/self/fd")) - open_before <= 32
+    assert 0 < _descriptors_open_on(data_folder) <= 32
+    log.close()
+    assert _descriptors_open_on(data_folder) == 0
 
 
 def test_lines_read_again_from_many_threads_are_each_the_right_one(data_folder: Path) -> None:

@@ -2,13 +2,14 @@
 
 Checking a parsed dict field by field in Python cost as much as parsing it. These structs let
 msgspec check the common case while it decodes, building only the checked fields. The gate is
-stricter than `events._check`, never looser: whatever it refuses (an odd shape, a big integer,
-a field of another shape, an unusual timestamp) goes the slow way, through orjson and
-`events._check`, which alone decides what is wrong and says so. tests/test_events.py holds the
+stricter than `validation.check_event`, never looser: whatever it refuses (an odd shape, a big
+integer, a field of another shape, an unusual timestamp) goes the slow way, through orjson and
+`check_event`, which alone decides what is wrong and says so. tests/test_events.py holds the
 two to that.
 
 A module of its own, imported when events are first read: loading msgspec and building the
-decoder costs about 20 ms, which a run without --trainloop should not pay.
+decoder costs about 20 ms, which a run without --trainloop should not pay. Above `validation`,
+whose key and timestamp readings it shares; below the reader.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from pytest_trainloop.events import _Key, _parse_timestamp, _timestamp_from_ms
+from pytest_trainloop.validation import EventKey, timestamp_from_ms, timestamp_from_text
 
 # Within orjson's range of ints (it reads wider ones as floats, which int fields refuse).
 _JsonInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
@@ -60,7 +61,8 @@ class _GateMetadata(msgspec.Struct):
 
 
 class _GateLine(msgspec.Struct):
-    """Both shapes at once; which one a line is in is decided after decoding, as `_check` does."""
+    """Both shapes at once; which one a line is in is decided after decoding, as `check_event`
+    decides it."""
 
     input: _GateInput | list[_GateMessage]
     output: _GateOutput | None
@@ -79,7 +81,7 @@ class _GateLine(msgspec.Struct):
 _GATE = msgspec.json.Decoder(_GateLine)
 
 
-def gate(line: bytes) -> _Key | None:
+def gate(line: bytes) -> EventKey | None:
     """The line's key when the gate passes it; None sends it the slow way."""
     try:
         gated = _GATE.decode(line)
@@ -91,11 +93,11 @@ def gate(line: bytes) -> _Key | None:
         if type(inp) is not list:  # a flat line's input must be its messages
             return None
         tag, start = gated.tag, gated.startTimeMs
-        timestamp = None if start is None else _timestamp_from_ms(start, errors)
+        timestamp = None if start is None else timestamp_from_ms(start, errors)
         if errors:
             return None
         return (None, (tag,) if type(tag) is str and tag else (), timestamp, succeeded)
-    timestamp = _parse_timestamp(gated.timestamp, errors)
+    timestamp = timestamp_from_text(gated.timestamp, errors)
     if errors:
         return None
     metadata = gated.metadata

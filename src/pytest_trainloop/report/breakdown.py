@@ -8,7 +8,8 @@ from operator import methodcaller
 
 import msgspec
 
-from pytest_trainloop.events import Event, EventLineError, _provider_from_url
+from pytest_trainloop.event import provider_from_url
+from pytest_trainloop.events import Event, EventLineError
 from pytest_trainloop.report.escape import escape as _e
 from pytest_trainloop.report.numbers import Scale, interval_text, score_text
 from pytest_trainloop.report.view import RunView
@@ -49,7 +50,7 @@ def _event_facts(event: Event) -> tuple[str, str]:
     except msgspec.DecodeError:  # a shape the plain struct does not take: ask the event
         return event.model or "unknown", event.provider or "unknown"
     if isinstance(facts.input, list):
-        return facts.model or "unknown", _provider_from_url(facts.url) or "unknown"
+        return facts.model or "unknown", provider_from_url(facts.url) or "unknown"
     meta = facts.metadata
     model = (meta.model if meta else None) or (facts.input.model if facts.input else None)
     return model or "unknown", (meta.provider if meta else None) or "unknown"
