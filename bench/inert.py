@@ -19,7 +19,8 @@ each plugin module it imports again in every run.
 `-p no:trainloop` is no baseline: it leaves our dependencies (and their pytest plugins) loaded.
 The suite is one file of N trivial parametrized tests and no trainloop marker; each run is a
 fresh process, the four venvs in turn, round after round (A B C D A B C D ...), one round of
-warm-up first. Prints each venv's median wall time, and the median of the round-by-round ratios
+warm-up first. Prints each venv's median wall and CPU time (user + system, of the run's process:
+steadier than wall time on a shared machine), and the median of the round-by-round ratios
 plugin/bare and app+plugin/app, with their spread.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -80,8 +82,14 @@ def build(name: str, packages: list[str]) -> Path:
     return python
 
 
-def run(python: Path, project: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(python: Path, project: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run."""
+    cpu, start = cpu_of_children(), time.perf_counter()
     subprocess.run(
         [str(python), "-m", "pytest", "-q"],
         cwd=project,
@@ -89,7 +97,17 @@ def run(python: Path, project: Path, env: dict[str, str]) -> float:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_of_children() - cpu
+
+
+def report(kind: str, times: dict[str, list[float]]) -> None:
+    print(f"  {kind}: " + " | ".join(f"{n} {statistics.median(t):.3f} s" for n, t in times.items()))
+    for with_, without in (("plugin", "bare"), ("app+plugin", "app")):
+        ratios = sorted(a / b for a, b in zip(times[with_], times[without], strict=True))
+        print(
+            f"    {with_}/{without}: median of pair ratios {statistics.median(ratios):.3f} "
+            f"(min {ratios[0]:.3f}, max {ratios[-1]:.3f})"
+        )
 
 
 def main() -> None:
@@ -108,22 +126,18 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if args.dont_write_bytecode:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-    times: dict[str, list[float]] = {name: [] for name in pythons}
+    wall: dict[str, list[float]] = {name: [] for name in pythons}
+    cpu: dict[str, list[float]] = {name: [] for name in pythons}
     for round_ in range(args.repeat + 1):
         for name, python in pythons.items():
-            took = run(python, project, env)
+            took, used = run(python, project, env)
             if round_:  # round 0 warms the disk cache and writes the bytecode
-                times[name].append(took)
+                wall[name].append(took)
+                cpu[name].append(used)
     bytecode = " without bytecode files" if args.dont_write_bytecode else ""
     print(f"{args.tests} plain tests{bytecode}, medians of {args.repeat} rounds:")
-    for name, seconds in times.items():
-        print(f"  {name:<11} {statistics.median(seconds):.3f} s")
-    for with_, without in (("plugin", "bare"), ("app+plugin", "app")):
-        ratios = sorted(a / b for a, b in zip(times[with_], times[without], strict=True))
-        print(
-            f"  {with_}/{without}: median of pair ratios {statistics.median(ratios):.3f} "
-            f"(min {ratios[0]:.3f}, max {ratios[-1]:.3f})"
-        )
+    report("wall", wall)
+    report("cpu", cpu)
 
 
 if __name__ == "__main__":
