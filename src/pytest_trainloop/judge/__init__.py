@@ -33,7 +33,14 @@ from pytest_trainloop.judge.panel import (
     reasoning,
     render,
 )
-from pytest_trainloop.judge.providers import JudgeCallError, Model, ask, base_url
+from pytest_trainloop.judge.providers import (
+    JudgeCallError,
+    JudgeUnavailableError,
+    Model,
+    ask,
+    base_url,
+    require_http_client,
+)
 from pytest_trainloop.redact import looks_like_credential, register
 
 if TYPE_CHECKING:  # imported where a judge runs, not by `Settings.resolve` (~11 ms, with ssl)
@@ -48,6 +55,7 @@ __all__ = [
     "JudgeCallError",
     "JudgeConfig",
     "JudgeConfigError",
+    "JudgeUnavailableError",
     "JudgeVerdict",
     "assert_true",
     "assert_true_async",
@@ -264,6 +272,10 @@ class Judge:
         self.usage: dict[str, ModelUsage] = {}
         self._engine = engine
         self._owns_engine = engine is None
+        if engine is None and self.config.cache_mode != "replay":
+            # Here, when the run's judge is made (once: a session fixture), rather than at
+            # each case's first call: a missing extra is named before any verdict is asked.
+            require_http_client()
 
     def share(self) -> Judge:
         """A judge with the same settings, engine and cache, and a usage tally of its own."""

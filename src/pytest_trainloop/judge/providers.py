@@ -1,7 +1,9 @@
 """Asking one model one prompt over HTTP: OpenAI chat completions and Anthropic messages.
 
 httpx and asyncio are imported only when a judge really calls out; nothing here runs at
-pytest start-up. Retries back off exponentially with jitter and honour `Retry-After`.
+pytest start-up. httpx is the `judge` extra, not a dependency of the plugin: it depends on
+anyio, whose own pytest plugin every pytest run would then load, judge or not (measured by
+`bench/inert.py`). Retries back off exponentially with jitter and honour `Retry-After`.
 
 No key is ever a local variable of a frame that can end up in a traceback (think `pytest -l`):
 the headers that carry it are built in the call that sends them. Every key sent is registered
@@ -29,8 +31,28 @@ BASE_URL_VARIABLES = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_
 _RETRY_AFTER_CAP = 60.0
 
 
+JUDGE_EXTRA = "pip install 'pytest-trainloop[judge]'"
+
+
 class JudgeCallError(Exception):
     """A call to a judge model failed for good (after its retries, or at once if not retryable)."""
+
+
+class JudgeUnavailableError(ImportError):
+    """The judge's HTTP client, httpx (the `judge` extra), cannot be imported."""
+
+
+def require_http_client() -> None:
+    """Raise `JudgeUnavailableError`, naming the extra to install, unless httpx imports."""
+    __tracebackhide__ = True  # the error is the message: where it was raised says nothing
+    try:
+        import httpx  # noqa: F401
+    except ImportError as exc:
+        # The install line first: a case's reason shows the message's start only.
+        raise JudgeUnavailableError(
+            f"the LLM judge needs its extra: {JUDGE_EXTRA} (its HTTP client, httpx, cannot "
+            f"be imported: {exc}; a judge whose cache is in replay mode needs no httpx)"
+        ) from None
 
 
 @dataclass(frozen=True)
