@@ -120,7 +120,7 @@ def test_files_are_read_in_sorted_path_order_and_line_order_is_kept(data_folder:
     (events / "notes.txt").write_text("not events")
     log = read_events(data_folder)
     assert [e.id for e in log.events] == ["az1", "agz1", "agz2", "b1", "b2"]
-    assert [p.name for p in log.files] == ["z.jsonl", "a.jsonl.gz", "b.jsonl"]
+    assert [Path(p).name for p in log.files] == ["z.jsonl", "a.jsonl.gz", "b.jsonl"]
     assert log.bad_lines == []
 
 

@@ -84,9 +84,9 @@ class EventFile:
     """One events file as read: its name for messages and where each event's line lies in it.
 
     Events of a plain file keep only their line's offset and length (16 bytes) and read the line
-    again when it is asked for. Lines of a `.gz` file cannot be reached by offset, so they are
-    kept. A line read again comes from a block read ahead, which holds what the file said when
-    it was read.
+    again when it is asked for. Lines of a `.gz` file cannot be reached by offset, nor those of a
+    remote file (a URL's) but by a request per block, so they are kept. A line read again comes
+    from a block read ahead, which holds what the file said when it was read.
 
     A line read again must hold the bytes read at collection. The file may grow (appending is
     fine), but not be replaced, cut or rewritten: each block read again is checked against a
@@ -110,7 +110,9 @@ class EventFile:
         "tail",
     )
 
-    def __init__(self, path: Path, shown: str, keep_lines: bool, open_files: OpenFiles) -> None:
+    def __init__(
+        self, path: Path | str, shown: str, keep_lines: bool, open_files: OpenFiles
+    ) -> None:
         self.path = path
         self.shown = shown
         self.open_files = open_files

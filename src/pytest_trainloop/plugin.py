@@ -98,7 +98,7 @@ class _Run:
         return self.log
 
     def _report_bad_lines(self, log: EventLog) -> None:
-        events = log.folder / "events"
+        events = log.events_folder
         # Each by `file:line: reason`: a bad line's bytes are never shown, for they may be
         # megabytes of prompt text, secrets included.
         shown = "\n".join(f"  {bad}" for bad in log.bad_lines[:_BAD_LINES_SHOWN])
