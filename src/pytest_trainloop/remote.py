@@ -85,10 +85,14 @@ class RemoteFolder:
             ) from None
         try:
             self._fs, root = fsspec.core.url_to_fs(self.url)
-        except (ImportError, ValueError) as exc:  # its filesystem's package; an unknown scheme
+        except ImportError as exc:  # fsspec's message names the filesystem's package
             raise RemoteFolderError(
                 f"cannot read {self.shown}: its filesystem is not installed "
                 f"({_error_text(exc)}): {_install_hint(url)}"
+            ) from None
+        except Exception as exc:  # an unknown scheme; a server that some filesystems dial now
+            raise RemoteFolderError(
+                f"cannot read {self.shown}: {type(exc).__name__}: {_error_text(exc)}"
             ) from None
         self._events = f"{root.rstrip('/')}/events"
         self.missing = ""  # why there is no events folder, if the store said (no such bucket)
