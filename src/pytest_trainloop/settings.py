@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_trainloop.suites import Selection
+from pytest_trainloop.timestamps import parse_iso_timestamp
 
 CONFIG_FILE = "trainloop.config.yaml"
 DEFAULT_BATCH_SIZE = 5000
@@ -152,16 +153,13 @@ def _time(config: pytest.Config, name: str) -> datetime | None:
     value, source = _given(config, name)
     if value is None:
         return None
-    text = value.strip()
-    text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
-        parsed = datetime.fromisoformat(text)
+        return parse_iso_timestamp(value.strip())
     except ValueError:
         raise pytest.UsageError(
             f"{source} must be an ISO 8601 date or timestamp such as 2024-01-15 or "
             f"2024-01-15T14:30:00Z, got {value!r}"
         ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
 def _selection(config: pytest.Config) -> Selection:
