@@ -19,6 +19,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_trainloop.config_file import (
+    CONFIG_FILE,
+    ConfigFileError,
+    judge_section,
+    load_config_file,
+    resolve_data_folder,
+)
 from pytest_trainloop.judge.cache import MODES, JudgeCache, JudgeCacheMissError
 from pytest_trainloop.judge.panel import (
     DEFAULT_TEMPLATE,
@@ -42,6 +49,7 @@ if TYPE_CHECKING:  # imported where a judge runs, not by `Settings.resolve` (~11
 
 __all__ = [
     "DEFAULT_TEMPLATE",
+    "ConfigFileError",
     "Judge",
     "JudgeAbstainedError",
     "JudgeCacheMissError",
@@ -421,15 +429,18 @@ class Judge:
 
 
 def from_config_file(folder: Path | None = None) -> Judge:
-    """A judge configured from trainloop.config.yaml in `folder` (default: the working one)."""
-    from pytest_trainloop.settings import CONFIG_FILE, load_config_file
+    """A judge configured from trainloop.config.yaml in `folder` (default: the working one).
 
-    folder = folder or Path.cwd()
-    section = load_config_file(folder / CONFIG_FILE)
-    data_folder = Path(os.environ.get("TRAINLOOP_DATA_FOLDER") or folder / "data")
-    if section.get("data_folder"):
-        data_folder = folder / str(section["data_folder"])
-    return Judge(JudgeConfig.from_mapping(section.get("judge") or {}, folder, data_folder))
+    Its cache is in the data folder pytest would use, by the same rule less what only pytest
+    has: $TRAINLOOP_DATA_FOLDER, else `data_folder` in the config file, else data/ beside it.
+    A bad config file or data folder raises `ConfigFileError` naming it.
+    """
+    cwd = Path.cwd()
+    config_path = (folder or cwd) / CONFIG_FILE
+    file_options = load_config_file(config_path)
+    data_folder, _ = resolve_data_folder(config_path, file_options, cwd=cwd)
+    section = judge_section(file_options, config_path)
+    return Judge(JudgeConfig.from_mapping(section, config_path.parent, data_folder))
 
 
 def assert_true(claim: str, negation: str | None = None, **options: Any) -> JudgeVerdict:
