@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,6 +26,9 @@ from pytest_trainloop.config_file import (
 )
 from pytest_trainloop.suites import Selection
 from pytest_trainloop.timestamps import parse_iso_timestamp
+
+if TYPE_CHECKING:  # the judge is imported where its settings are checked or used
+    from pytest_trainloop.judge import JudgeConfig
 
 DEFAULT_BATCH_SIZE = 5000
 DEFAULT_BATCH_CONCURRENCY = 16  # the judge's own default bound on calls in flight
@@ -182,7 +185,6 @@ class Settings:
 
     data_folder: Path
     data_folder_source: str
-    config_file: Path | None
     selection: Selection
     fail_under: float | None
     results_path: Path | None
@@ -192,8 +194,8 @@ class Settings:
     judge_options: dict[str, Any]  # trainloop.config.yaml's judge: mapping, CLI/ini applied
     config_dir: Path  # where relative paths of the config file start
 
-    def judge_config(self) -> Any:
-        """The judge's settings (a JudgeConfig), checked by `resolve` already."""
+    def judge_config(self) -> JudgeConfig:
+        """The judge's settings, checked by `resolve` already."""
         from pytest_trainloop.judge import JudgeConfig
 
         return JudgeConfig.from_mapping(self.judge_options, self.config_dir, self.data_folder)
@@ -227,7 +229,6 @@ class Settings:
         return cls(
             data_folder=data_folder,
             data_folder_source=source,
-            config_file=config_path if config_path.is_file() else None,
             selection=_selection(config),
             fail_under=_number(config, "fail_under", float),
             results_path=None if results is None else config.invocation_params.dir / results,
