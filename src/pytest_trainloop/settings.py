@@ -10,17 +10,26 @@ the same on xdist workers, and raises `pytest.UsageError` naming the source of a
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_trainloop.config_file import (
+    CONFIG_FILE,
+    ConfigFileError,
+    judge_section,
+    load_config_file,
+    resolve_data_folder,
+)
 from pytest_trainloop.suites import Selection
+from pytest_trainloop.timestamps import parse_iso_timestamp
 
-CONFIG_FILE = "trainloop.config.yaml"
+if TYPE_CHECKING:  # the judge is imported where its settings are checked or used
+    from pytest_trainloop.judge import JudgeConfig
+
 DEFAULT_BATCH_SIZE = 5000
 DEFAULT_BATCH_CONCURRENCY = 16  # the judge's own default bound on calls in flight
 
@@ -103,24 +112,6 @@ _VALUED_OPTIONS = (
 )
 
 
-def load_config_file(path: Path) -> dict[str, Any]:
-    """The `trainloop:` mapping of trainloop.config.yaml ({} when the file does not exist)."""
-    if not path.is_file():
-        return {}
-    import yaml  # only when there is a file to read: yaml costs ~10 ms to import
-
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise pytest.UsageError(f"{path} is not valid YAML: {exc}") from None
-    if document is None:
-        return {}
-    section = document.get("trainloop") if isinstance(document, dict) else None
-    if not isinstance(section, dict):
-        raise pytest.UsageError(f"{path} must hold a mapping under the key 'trainloop:'")
-    return section
-
-
 def _given(config: pytest.Config, name: str) -> tuple[str | None, str]:
     """An option's raw value from the command line, else the ini file, and where it came from."""
     value = config.getoption("trainloop_" + name)
@@ -152,16 +143,13 @@ def _time(config: pytest.Config, name: str) -> datetime | None:
     value, source = _given(config, name)
     if value is None:
         return None
-    text = value.strip()
-    text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
-        parsed = datetime.fromisoformat(text)
+        return parse_iso_timestamp(value.strip())
     except ValueError:
         raise pytest.UsageError(
             f"{source} must be an ISO 8601 date or timestamp such as 2024-01-15 or "
             f"2024-01-15T14:30:00Z, got {value!r}"
         ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
 def _selection(config: pytest.Config) -> Selection:
@@ -197,7 +185,6 @@ class Settings:
 
     data_folder: Path
     data_folder_source: str
-    config_file: Path | None
     selection: Selection
     fail_under: float | None
     results_path: Path | None
@@ -207,8 +194,8 @@ class Settings:
     judge_options: dict[str, Any]  # trainloop.config.yaml's judge: mapping, CLI/ini applied
     config_dir: Path  # where relative paths of the config file start
 
-    def judge_config(self) -> Any:
-        """The judge's settings (a JudgeConfig), checked by `resolve` already."""
+    def judge_config(self) -> JudgeConfig:
+        """The judge's settings, checked by `resolve` already."""
         from pytest_trainloop.judge import JudgeConfig
 
         return JudgeConfig.from_mapping(self.judge_options, self.config_dir, self.data_folder)
@@ -216,11 +203,23 @@ class Settings:
     @classmethod
     def resolve(cls, config: pytest.Config) -> Settings:
         config_path = config.rootpath / CONFIG_FILE
-        file_options = load_config_file(config_path)
-        data_folder, source = _data_folder(config, config_path, file_options)
+        try:
+            file_options = load_config_file(config_path)
+            data_folder, source = resolve_data_folder(
+                config_path,
+                file_options,
+                cwd=config.invocation_params.dir,
+                option=config.getoption("trainloop_data_folder"),
+                ini=config.getini("trainloop_data_folder"),
+                ini_dir=config.inipath.parent if config.inipath else config.rootpath,
+                default_source="the default, data/ in the rootdir",
+            )
+            judge_file_options = judge_section(file_options, config_path)
+        except ConfigFileError as exc:
+            raise pytest.UsageError(str(exc)) from None
         results, _ = _given(config, "results")
         strict = config.getoption("trainloop_strict")
-        judge_options = _judge_options(config, config_path, file_options, data_folder)
+        judge_options = _judge_options(config, config_path, judge_file_options, data_folder)
         batch = config.getoption("trainloop_batch")
         batch_size = _number(config, "batch_size", int)
         concurrency = _number(config, "batch_concurrency", int)
@@ -230,7 +229,6 @@ class Settings:
         return cls(
             data_folder=data_folder,
             data_folder_source=source,
-            config_file=config_path if config_path.is_file() else None,
             selection=_selection(config),
             fail_under=_number(config, "fail_under", float),
             results_path=None if results is None else config.invocation_params.dir / results,
@@ -247,7 +245,7 @@ class Settings:
 
 
 def _judge_options(
-    config: pytest.Config, config_path: Path, file_options: dict[str, Any], data_folder: Path
+    config: pytest.Config, config_path: Path, section: dict[str, Any], data_folder: Path
 ) -> dict[str, Any]:
     """The config file's `judge:` mapping with the judge options of the command line and ini
     applied, checked at start-up (with or without a judge metric in the run): a bad value is a
@@ -255,10 +253,7 @@ def _judge_options(
     # Only the settings part of the judge: asyncio and httpx are imported where a judge runs.
     from pytest_trainloop.judge import JudgeConfig, JudgeConfigError
 
-    section = file_options.get("judge")
-    if section is not None and not isinstance(section, dict):
-        raise pytest.UsageError(f"'judge:' in {config_path} must be a mapping, got {section!r}")
-    options = dict(section or {})
+    options = dict(section)
     given: dict[str, str] = {}  # the judge settings given as options, and by which
     models, source = _given(config, "judge_models")
     if models is not None:
@@ -278,34 +273,3 @@ def _judge_options(
         source = given.get(exc.setting or "", f"'judge:' in {config_path}")
         raise pytest.UsageError(f"{exc} (from {source})") from None
     return options
-
-
-def _data_folder(
-    config: pytest.Config, config_path: Path, file_options: dict[str, Any]
-) -> tuple[Path, str]:
-    cwd = config.invocation_params.dir
-    ini_dir = config.inipath.parent if config.inipath else config.rootpath
-    candidates: list[tuple[object, Path, str]] = [
-        (config.getoption("trainloop_data_folder"), cwd, "--trainloop-data-folder"),
-        (os.environ.get("TRAINLOOP_DATA_FOLDER") or None, cwd, "TRAINLOOP_DATA_FOLDER"),
-        (
-            config.getini("trainloop_data_folder") or None,
-            ini_dir,
-            "the trainloop_data_folder ini key",
-        ),
-        (file_options.get("data_folder"), config_path.parent, f"data_folder in {config_path}"),
-    ]
-    for value, base, source in candidates:
-        if value is None:
-            continue
-        if not isinstance(value, str) or not value.strip():
-            raise pytest.UsageError(
-                f"{source} must name the folder that holds events/, got {value!r}"
-            )
-        folder = base / Path(value).expanduser()
-        if folder.is_file():
-            raise pytest.UsageError(f"{source} names a file, not a folder: {folder}")
-        if not folder.exists():
-            raise pytest.UsageError(f"{source} names a folder that does not exist: {folder}")
-        return folder, source
-    return config.rootpath / "data", "the default, data/ in the rootdir"
