@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the judge is imported where its settings are checked or use
     from pytest_trainloop.judge import JudgeConfig
 
 DEFAULT_BATCH_SIZE = 5000
+DEFAULT_ALPHA = 0.05  # as compare.DEFAULT_ALPHA, which this light module does not import
 DEFAULT_BATCH_CONCURRENCY = 16  # the judge's own default bound on calls in flight
 
 
@@ -83,6 +84,31 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "trainloop_strict", "Make bad event lines a collection error.", type="bool", default=False
     )
+    group.addoption(
+        "--trainloop-fail-on-regression",
+        action="store_true",
+        default=None,
+        help="Gate: exit 1 when a metric regressed significantly against the baseline.",
+    )
+    parser.addini(
+        "trainloop_fail_on_regression",
+        "Exit 1 when a metric regressed against the baseline.",
+        type="bool",
+        default=False,
+    )
+    group.addoption(
+        "--trainloop-no-step-summary",
+        action="store_false",
+        dest="trainloop_step_summary",
+        default=None,
+        help="Do not append the Markdown summary to $GITHUB_STEP_SUMMARY.",
+    )
+    parser.addini(
+        "trainloop_step_summary",
+        "Append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set (default true).",
+        type="bool",
+        default=True,
+    )
 
 
 _VALUED_OPTIONS = (
@@ -109,6 +135,20 @@ _VALUED_OPTIONS = (
     ("judge_models", "M,...", "Judge panel, e.g. openai/gpt-4o-mini,anthropic/claude-3-5-haiku"),
     ("judge_calls", "K", "Judge calls per model per claim (and as many per negation)."),
     ("judge_cache", "MODE", "Judge cache: use (default), refresh, off or replay (offline)."),
+    (
+        "baseline",
+        "REF",
+        "Compare with a baseline: a results file, or 'latest' (the newest complete run).",
+    ),
+    ("alpha", "A", "Significance level of the comparison (default 0.05)."),
+    (
+        "max_drop",
+        "X",
+        "Gate: exit 1 when the overall paired score fell by more than X from the baseline.",
+    ),
+    ("html", "PATH", "Write the run's HTML report to PATH."),
+    ("markdown", "PATH", "Write the run's Markdown summary to PATH."),
+    ("shard", "I/N", "Evaluate shard I of N (1-based): each event in exactly one shard."),
 )
 
 
@@ -152,6 +192,57 @@ def _time(config: pytest.Config, name: str) -> datetime | None:
         ) from None
 
 
+def _shard(config: pytest.Config) -> tuple[int, int] | None:
+    value, source = _given(config, "shard")
+    if value is None:
+        return None
+    index, _, count = value.strip().partition("/")
+    if index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
+        return int(index), int(count)
+    raise pytest.UsageError(
+        f"{source} must be I/N with 1 <= I <= N, such as 2/4 for the second of four, got {value!r}"
+    )
+
+
+def _path(config: pytest.Config, name: str) -> Path | None:
+    value, _ = _given(config, name)
+    return None if value is None else config.invocation_params.dir / value
+
+
+def _flag(config: pytest.Config, name: str) -> bool:
+    """A switch: the command line when given, else its ini key."""
+    value = config.getoption("trainloop_" + name)
+    return bool(config.getini("trainloop_" + name) if value is None else value)
+
+
+def _baseline(config: pytest.Config, results_dir: Path) -> tuple[Path | None, str]:
+    """The baseline's results file, checked, and where it was named (as the options were).
+
+    `latest` is the newest complete run in the results folder, found now, before this run
+    writes its own. A file that is missing or not a results file is a usage error naming it.
+    """
+    value, source = _given(config, "baseline")
+    if value is None:
+        return None, ""
+    # The comparison's reading, imported only when a baseline is asked for.
+    from pytest_trainloop.compare import ResultsFileError, latest_complete, read_results
+
+    if value.strip() == "latest":
+        found = latest_complete(results_dir)
+        if found is None:
+            raise pytest.UsageError(
+                f"{source} is 'latest', but {results_dir} holds no complete run yet: run once "
+                "without a baseline first"
+            )
+        return found, source
+    path = config.invocation_params.dir / value
+    try:
+        read_results(path)
+    except ResultsFileError as exc:
+        raise pytest.UsageError(f"{source} names no results file: {exc}") from None
+    return path, source
+
+
 def _selection(config: pytest.Config) -> Selection:
     suites = config.getoption("trainloop_suite") or config.getini("trainloop_suite").split()
     tags_text, tags_source = _given(config, "tags")
@@ -176,6 +267,7 @@ def _selection(config: pytest.Config) -> Selection:
         seed=0 if seed is None else int(seed),
         since=since,
         until=until,
+        shard=_shard(config),
     )
 
 
@@ -193,6 +285,14 @@ class Settings:
     batch_concurrency: int  # events of a chunk an async metric has in flight at once
     judge_options: dict[str, Any]  # trainloop.config.yaml's judge: mapping, CLI/ini applied
     config_dir: Path  # where relative paths of the config file start
+    baseline: Path | None = None  # a results file, checked (`latest` resolved at start-up)
+    baseline_source: str = ""  # the option or ini key that named it
+    fail_on_regression: bool = False
+    alpha: float = DEFAULT_ALPHA
+    max_drop: float | None = None  # on the overall paired score
+    html_path: Path | None = None
+    markdown_path: Path | None = None
+    step_summary: bool = True  # append the Markdown summary to $GITHUB_STEP_SUMMARY
 
     def judge_config(self) -> JudgeConfig:
         """The judge's settings, checked by `resolve` already."""
@@ -241,7 +341,29 @@ class Settings:
             batch_concurrency=int(concurrency or DEFAULT_BATCH_CONCURRENCY),
             judge_options=judge_options,
             config_dir=config_path.parent,
+            **_comparison_and_reports(config, data_folder / "results"),
         )
+
+
+def _comparison_and_reports(config: pytest.Config, results_dir: Path) -> dict[str, Any]:
+    """The settings of the baseline comparison and of the report files."""
+    baseline, baseline_source = _baseline(config, results_dir)
+    alpha = _number(config, "alpha", float)
+    if alpha is not None and not 0 < alpha < 1:
+        raise pytest.UsageError(
+            f"{_given(config, 'alpha')[1]} must be a number between 0 and 1 (exclusive), "
+            f"got {alpha!r}"
+        )
+    return {
+        "baseline": baseline,
+        "baseline_source": baseline_source,
+        "fail_on_regression": _flag(config, "fail_on_regression"),
+        "alpha": DEFAULT_ALPHA if alpha is None else alpha,
+        "max_drop": _number(config, "max_drop", float),
+        "html_path": _path(config, "html"),
+        "markdown_path": _path(config, "markdown"),
+        "step_summary": _flag(config, "step_summary"),
+    }
 
 
 def _judge_options(
