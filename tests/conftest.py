@@ -152,3 +152,92 @@ def judge_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-openai-secret")
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-secret")
         yield server
+
+
+# --- projects shared by several test modules ----------------------------------------------------
+
+# A metric returning each kind of verdict, chosen by the event's `metadata.kind`; and a metric
+# that always passes, for a second tag.
+EVERY_VERDICT_METRICS = """
+import pytest
+from pytest_trainloop import Verdict
+
+@pytest.mark.trainloop_suite("s", tags=["a"])
+def verdicts(event):
+    kind = event.metadata["kind"]
+    if kind == "none": return None
+    if kind == "true": return True
+    if kind == "false": return False
+    if kind == "one": return 1
+    if kind == "zero": return 0
+    if kind == "high": return 0.9
+    if kind == "low": return 0.2
+    if kind == "tuple-no": return (False, "said no")
+    if kind == "verdict-no": return Verdict(False, "verdict no")
+    if kind == "assert": assert event.response == "x", "not x"
+    if kind == "raise": raise ValueError("broken metric")
+    if kind == "weird": return "yes"
+    if kind == "skip": pytest.skip("not applicable")
+
+@pytest.mark.trainloop_suite("s", tags=["b"])
+def test_always(event):
+    pass
+"""
+# kind -> what the case counts as (None: skipped, not counted)
+EVERY_VERDICT_KINDS = {
+    "none": "passed",
+    "true": "passed",
+    "false": "failed",
+    "one": "passed",
+    "zero": "failed",
+    "high": "passed",
+    "low": "failed",
+    "tuple-no": "failed",
+    "verdict-no": "failed",
+    "assert": "failed",
+    "raise": "error",
+    "weird": "error",
+    "skip": None,
+}
+
+
+def make_every_verdict_events(project: Project) -> list[dict[str, Any]]:
+    """Two events of each kind of `EVERY_VERDICT_KINDS` (a third of them tagged b too), and a
+    failed call; written into `project` and returned."""
+    events = []
+    for i, kind in enumerate(sorted(EVERY_VERDICT_KINDS) * 2):
+        tags = ["a", "b"] if i % 3 == 0 else ["a"]
+        events.append(documented_event(f"r{i}", tags=tags, kind=kind))
+    events.append(documented_event("failed-call", tags=["a", "b"], content=None, kind="none"))
+    project.events(events)
+    return events
+
+
+# Two metrics of suite "s" for the `mixed` project: a verdict with a reason, and a score.
+MIXED_METRICS = """
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def is_hello(event):
+    return event.response == "Hello", "not hello"
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def scored(event):
+    return 0.25 if event.response == "Bye" else 1.0
+"""
+
+
+@pytest.fixture
+def mixed(project: Project) -> Project:
+    """A project of four events answering Hello, Bye, Hello, Bye, and `MIXED_METRICS`: each
+    metric passes the Hellos and fails the Byes."""
+    project.events(
+        [
+            documented_event("req_a1", tags=["t"], content="Hello"),
+            documented_event("req_b2", tags=["t"], content="Bye"),
+            documented_event("req_c3", tags=["t"], content="Hello"),
+            documented_event("req_d4", tags=["t"], content="Bye"),
+        ]
+    )
+    project.metrics(MIXED_METRICS)
+    return project

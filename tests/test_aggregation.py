@@ -6,59 +6,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Project, comparable, documented_event
-
-METRICS = """
-import pytest
-from pytest_trainloop import Verdict
-
-@pytest.mark.trainloop_suite("s", tags=["a"])
-def verdicts(event):
-    kind = event.metadata["kind"]
-    if kind == "none": return None
-    if kind == "true": return True
-    if kind == "false": return False
-    if kind == "one": return 1
-    if kind == "zero": return 0
-    if kind == "high": return 0.9
-    if kind == "low": return 0.2
-    if kind == "tuple-no": return (False, "said no")
-    if kind == "verdict-no": return Verdict(False, "verdict no")
-    if kind == "assert": assert event.response == "x", "not x"
-    if kind == "raise": raise ValueError("broken metric")
-    if kind == "weird": return "yes"
-    if kind == "skip": pytest.skip("not applicable")
-
-@pytest.mark.trainloop_suite("s", tags=["b"])
-def test_always(event):
-    pass
-"""
-# kind -> what the case counts as (None: skipped, not counted)
-KINDS = {
-    "none": "passed",
-    "true": "passed",
-    "false": "failed",
-    "one": "passed",
-    "zero": "failed",
-    "high": "passed",
-    "low": "failed",
-    "tuple-no": "failed",
-    "verdict-no": "failed",
-    "assert": "failed",
-    "raise": "error",
-    "weird": "error",
-    "skip": None,
-}
-
-
-def make_events(project: Project) -> list[dict[str, Any]]:
-    events = []
-    for i, kind in enumerate(sorted(KINDS) * 2):
-        tags = ["a", "b"] if i % 3 == 0 else ["a"]
-        events.append(documented_event(f"r{i}", tags=tags, kind=kind))
-    events.append(documented_event("failed-call", tags=["a", "b"], content=None, kind="none"))
-    project.events(events)
-    return events
+from tests.conftest import (
+    EVERY_VERDICT_KINDS,
+    EVERY_VERDICT_METRICS,
+    Project,
+    comparable,
+    documented_event,
+    make_every_verdict_events,
+)
 
 
 def expected_counts(events: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -69,7 +24,7 @@ def expected_counts(events: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
         if event["output"] is None:
             continue
         tags = event["metadata"]["tags"]
-        counted = KINDS[event["metadata"]["kind"]]
+        counted = EVERY_VERDICT_KINDS[event["metadata"]["kind"]]
         if "a" in tags and counted:
             verdicts["errors" if counted == "error" else counted] += 1
         if "b" in tags:
@@ -78,8 +33,8 @@ def expected_counts(events: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 
 
 def test_counts_equal_counts_made_from_the_events(project: Project, dist: list[str]) -> None:
-    events = make_events(project)
-    project.metrics(METRICS)
+    events = make_every_verdict_events(project)
+    project.metrics(EVERY_VERDICT_METRICS)
     result = project.run("--trainloop", *dist)
     assert result.ret == 1
     metrics = project.results()["suites"]["s"]["metrics"]
@@ -94,8 +49,8 @@ def test_counts_equal_counts_made_from_the_events(project: Project, dist: list[s
 
 
 def test_suite_and_summary_scores_follow_the_design(project: Project) -> None:
-    events = make_events(project)
-    project.metrics(METRICS)
+    events = make_every_verdict_events(project)
+    project.metrics(EVERY_VERDICT_METRICS)
     project.run("--trainloop")
     results = project.results()
     counts = expected_counts(events)
@@ -111,8 +66,8 @@ def test_suite_and_summary_scores_follow_the_design(project: Project) -> None:
 def test_the_three_ways_of_running_give_the_same_results_json(
     project: Project, pytester: pytest.Pytester
 ) -> None:
-    make_events(project)
-    project.metrics(METRICS)
+    make_every_verdict_events(project)
+    project.metrics(EVERY_VERDICT_METRICS)
     seen = []
     for args in (["-p", "no:xdist"], ["-n0"], ["-n2"]):
         project.run("--trainloop", *args)
@@ -123,7 +78,7 @@ def test_the_three_ways_of_running_give_the_same_results_json(
 def test_a_passing_tuple_verdict_does_not_keep_its_failure_reason(project: Project) -> None:
     project.events([documented_event("r1", tags=["b"])])
     project.metrics(
-        METRICS.replace(
+        EVERY_VERDICT_METRICS.replace(
             "def test_always(event):\n    pass",
             'def test_always(event):\n    return True, "would fail"',
         )
@@ -140,7 +95,7 @@ def test_details_carry_the_verdict_reason_score_and_snippets(project: Project) -
             documented_event("r2", tags=["a"], kind="low"),
         ]
     )
-    project.metrics(METRICS)
+    project.metrics(EVERY_VERDICT_METRICS)
     project.run("--trainloop")
     details = project.results()["suites"]["s"]["metrics"]["verdicts"]["details"]
     assert details == [

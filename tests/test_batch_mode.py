@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Project, comparable, documented_event
-from tests.test_aggregation import METRICS, make_events
+from tests.conftest import (
+    EVERY_VERDICT_METRICS,
+    Project,
+    comparable,
+    documented_event,
+    make_every_verdict_events,
+)
 
 
 def results_json(project: Project, *args: str) -> tuple[pytest.RunResult, dict[str, object]]:
@@ -15,8 +20,8 @@ def results_json(project: Project, *args: str) -> tuple[pytest.RunResult, dict[s
 
 @pytest.mark.parametrize("dist", [[], ["-n2"]])
 def test_batch_and_per_case_give_identical_results(project: Project, dist: list[str]) -> None:
-    make_events(project)
-    project.metrics(METRICS)
+    make_every_verdict_events(project)
+    project.metrics(EVERY_VERDICT_METRICS)
     per_case_run, per_case = results_json(project, *dist)
     batch_run, batch = results_json(
         project, "--trainloop-batch", "--trainloop-batch-size", "5", *dist

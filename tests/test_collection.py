@@ -163,7 +163,7 @@ def test_bad_marker_arguments_are_one_clean_collection_error_naming_what_is_allo
         [
             "*ERROR collecting test_metrics.py*",
             f"test_metrics.py:3: @pytest.mark.trainloop_suite on m: {message}",
-            "the marker: trainloop_suite(name, *, tags, match='any', *, allow_empty=False, max_drop=None)",
+            "the marker: trainloop_suite(name, *, tags, match='any', *, max_drop=None)",
         ]
     )
     assert_no_traceback(result)

@@ -11,12 +11,14 @@ import pytest
 
 from pytest_trainloop import TrainloopWarning
 from pytest_trainloop.judge import (
+    ConfigFileError,
     Judge,
     JudgeAbstainedError,
     JudgeCacheMissError,
     JudgeCallError,
     JudgeConfig,
     JudgeConfigError,
+    from_config_file,
     load_env_file,
     negate,
     parse_answer,
@@ -54,7 +56,11 @@ def test_only_an_exact_result_element_is_read(reply: str, expected: bool | None)
 def judge_for(tmp_path: Path, *models: str, **changes: object) -> Judge:
     options: dict[str, object] = {"calls_per_model_per_claim": 3, "backoff": 0.01, **changes}
     config = replace(JudgeConfig(), models=models, cache_folder=tmp_path / "cache", **options)  # type: ignore[arg-type]
-    judge = Judge(config)
+    return made(Judge(config))
+
+
+def made(judge: Judge) -> Judge:
+    """`judge`, closed after the test."""
     _made.append(judge)
     return judge
 
@@ -359,6 +365,37 @@ def test_a_bare_yaml_off_turns_the_cache_off(tmp_path: Path) -> None:
 def test_bad_judge_settings_name_what_is_allowed(mapping: dict[str, object], message: str) -> None:
     with pytest.raises(JudgeConfigError, match=message):
         JudgeConfig.from_mapping(mapping, Path("."), Path("data"))
+
+
+def test_outside_pytest_the_data_folder_follows_pytests_rule_the_variable_before_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for folder in ("from_env", "from_file"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "trainloop.config.yaml").write_text("trainloop:\n  data_folder: from_file\n")
+    monkeypatch.chdir(tmp_path)
+    assert made(from_config_file()).config.cache_folder == tmp_path / "from_file" / "judge_cache"
+    monkeypatch.setenv("TRAINLOOP_DATA_FOLDER", "from_env")
+    assert made(from_config_file()).config.cache_folder == tmp_path / "from_env" / "judge_cache"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("trainloop: [unclosed\n", r".*trainloop\.config\.yaml is not valid YAML"),
+        ("trainloop:\n  data_folder: nowhere\n", r"data_folder in .* names a folder that does not"),
+        (
+            "trainloop:\n  judge: [a, b]\n",
+            r"'judge:' in .*trainloop\.config\.yaml must be a mapping",
+        ),
+    ],
+)
+def test_outside_pytest_a_bad_config_file_is_a_plain_error_naming_it(
+    tmp_path: Path, config: str, message: str
+) -> None:
+    (tmp_path / "trainloop.config.yaml").write_text(config)
+    with pytest.raises(ConfigFileError, match=message):
+        from_config_file(tmp_path)
 
 
 def test_httpx_and_asyncio_are_imported_only_when_a_judge_calls_out() -> None:

@@ -142,6 +142,12 @@ OPTION_ERRORS = [
     ("sample", "many", "must be a whole number >= 1 (0 events would evaluate nothing), got 'many'"),
     ("fail_under", "1.5", "must be a number in [[]0, 1], got '1.5'"),
     ("since", "last week", "must be an ISO 8601 date or timestamp*got 'last week'"),
+    ("shard", "0/4", "must be I/N with 1 <= I <= N, such as 2/4 for the second of four, got '0/4'"),
+    ("shard", "3", "must be I/N with 1 <= I <= N*got '3'"),
+    ("alpha", "0", "must be a number between 0 and 1 (exclusive), got 0.0"),
+    ("max_drop", "-0.1", "must be a number in [[]0, 1], got '-0.1'"),
+    ("baseline", "nosuch.json", "names no results file: *nosuch.json: no such file"),
+    ("baseline", "latest", "is 'latest', but *results holds no complete run yet*"),
 ]
 
 
@@ -165,3 +171,15 @@ def test_a_bad_option_value_is_a_usage_error_from_the_ini_file(
     result = metric_project.run("--trainloop")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: the trainloop_{name} ini key {message}"])
+
+
+def test_a_baseline_that_is_not_a_results_file_is_a_usage_error_naming_it(
+    metric_project: Project,
+) -> None:
+    events_in(metric_project.data)
+    (metric_project.path / "summary.json").write_text('{"suites": {"s": {"metrics": {"m": {}}}}}')
+    result = metric_project.run("--trainloop", "--trainloop-baseline", "summary.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --trainloop-baseline names no results file: *summary.json: not a results*"]
+    )

@@ -10,18 +10,28 @@ the same on xdist workers, and raises `pytest.UsageError` naming the source of a
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_trainloop.config_file import (
+    CONFIG_FILE,
+    ConfigFileError,
+    judge_section,
+    load_config_file,
+    resolve_data_folder,
+)
 from pytest_trainloop.suites import Selection
+from pytest_trainloop.timestamps import parse_iso_timestamp
 
-CONFIG_FILE = "trainloop.config.yaml"
+if TYPE_CHECKING:  # the judge is imported where its settings are checked or used
+    from pytest_trainloop.judge import JudgeConfig
+
 DEFAULT_BATCH_SIZE = 5000
+DEFAULT_ALPHA = 0.05  # as compare.DEFAULT_ALPHA, which this light module does not import
 DEFAULT_BATCH_CONCURRENCY = 16  # the judge's own default bound on calls in flight
 
 
@@ -74,6 +84,31 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "trainloop_strict", "Make bad event lines a collection error.", type="bool", default=False
     )
+    group.addoption(
+        "--trainloop-fail-on-regression",
+        action="store_true",
+        default=None,
+        help="Gate: exit 1 when a metric regressed significantly against the baseline.",
+    )
+    parser.addini(
+        "trainloop_fail_on_regression",
+        "Exit 1 when a metric regressed against the baseline.",
+        type="bool",
+        default=False,
+    )
+    group.addoption(
+        "--trainloop-no-step-summary",
+        action="store_false",
+        dest="trainloop_step_summary",
+        default=None,
+        help="Do not append the Markdown summary to $GITHUB_STEP_SUMMARY.",
+    )
+    parser.addini(
+        "trainloop_step_summary",
+        "Append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set (default true).",
+        type="bool",
+        default=True,
+    )
 
 
 _VALUED_OPTIONS = (
@@ -100,25 +135,21 @@ _VALUED_OPTIONS = (
     ("judge_models", "M,...", "Judge panel, e.g. openai/gpt-4o-mini,anthropic/claude-3-5-haiku"),
     ("judge_calls", "K", "Judge calls per model per claim (and as many per negation)."),
     ("judge_cache", "MODE", "Judge cache: use (default), refresh, off or replay (offline)."),
+    (
+        "baseline",
+        "REF",
+        "Compare with a baseline: a results file, or 'latest' (the newest complete run).",
+    ),
+    ("alpha", "A", "Significance level of the comparison (default 0.05)."),
+    (
+        "max_drop",
+        "X",
+        "Gate: exit 1 when the overall paired score fell by more than X from the baseline.",
+    ),
+    ("html", "PATH", "Write the run's HTML report to PATH."),
+    ("markdown", "PATH", "Write the run's Markdown summary to PATH."),
+    ("shard", "I/N", "Evaluate shard I of N (1-based): each event in exactly one shard."),
 )
-
-
-def load_config_file(path: Path) -> dict[str, Any]:
-    """The `trainloop:` mapping of trainloop.config.yaml ({} when the file does not exist)."""
-    if not path.is_file():
-        return {}
-    import yaml  # only when there is a file to read: yaml costs ~10 ms to import
-
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise pytest.UsageError(f"{path} is not valid YAML: {exc}") from None
-    if document is None:
-        return {}
-    section = document.get("trainloop") if isinstance(document, dict) else None
-    if not isinstance(section, dict):
-        raise pytest.UsageError(f"{path} must hold a mapping under the key 'trainloop:'")
-    return section
 
 
 def _given(config: pytest.Config, name: str) -> tuple[str | None, str]:
@@ -152,16 +183,64 @@ def _time(config: pytest.Config, name: str) -> datetime | None:
     value, source = _given(config, name)
     if value is None:
         return None
-    text = value.strip()
-    text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
-        parsed = datetime.fromisoformat(text)
+        return parse_iso_timestamp(value.strip())
     except ValueError:
         raise pytest.UsageError(
             f"{source} must be an ISO 8601 date or timestamp such as 2024-01-15 or "
             f"2024-01-15T14:30:00Z, got {value!r}"
         ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _shard(config: pytest.Config) -> tuple[int, int] | None:
+    value, source = _given(config, "shard")
+    if value is None:
+        return None
+    index, _, count = value.strip().partition("/")
+    if index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
+        return int(index), int(count)
+    raise pytest.UsageError(
+        f"{source} must be I/N with 1 <= I <= N, such as 2/4 for the second of four, got {value!r}"
+    )
+
+
+def _path(config: pytest.Config, name: str) -> Path | None:
+    value, _ = _given(config, name)
+    return None if value is None else config.invocation_params.dir / value
+
+
+def _flag(config: pytest.Config, name: str) -> bool:
+    """A switch: the command line when given, else its ini key."""
+    value = config.getoption("trainloop_" + name)
+    return bool(config.getini("trainloop_" + name) if value is None else value)
+
+
+def _baseline(config: pytest.Config, results_dir: Path) -> tuple[Path | None, str]:
+    """The baseline's results file, checked, and where it was named (as the options were).
+
+    `latest` is the newest complete run in the results folder, found now, before this run
+    writes its own. A file that is missing or not a results file is a usage error naming it.
+    """
+    value, source = _given(config, "baseline")
+    if value is None:
+        return None, ""
+    # The comparison's reading, imported only when a baseline is asked for.
+    from pytest_trainloop.compare import ResultsFileError, latest_complete, read_results
+
+    if value.strip() == "latest":
+        found = latest_complete(results_dir)
+        if found is None:
+            raise pytest.UsageError(
+                f"{source} is 'latest', but {results_dir} holds no complete run yet: run once "
+                "without a baseline first"
+            )
+        return found, source
+    path = config.invocation_params.dir / value
+    try:
+        read_results(path)
+    except ResultsFileError as exc:
+        raise pytest.UsageError(f"{source} names no results file: {exc}") from None
+    return path, source
 
 
 def _selection(config: pytest.Config) -> Selection:
@@ -188,6 +267,7 @@ def _selection(config: pytest.Config) -> Selection:
         seed=0 if seed is None else int(seed),
         since=since,
         until=until,
+        shard=_shard(config),
     )
 
 
@@ -197,7 +277,6 @@ class Settings:
 
     data_folder: Path
     data_folder_source: str
-    config_file: Path | None
     selection: Selection
     fail_under: float | None
     results_path: Path | None
@@ -206,9 +285,17 @@ class Settings:
     batch_concurrency: int  # events of a chunk an async metric has in flight at once
     judge_options: dict[str, Any]  # trainloop.config.yaml's judge: mapping, CLI/ini applied
     config_dir: Path  # where relative paths of the config file start
+    baseline: Path | None = None  # a results file, checked (`latest` resolved at start-up)
+    baseline_source: str = ""  # the option or ini key that named it
+    fail_on_regression: bool = False
+    alpha: float = DEFAULT_ALPHA
+    max_drop: float | None = None  # on the overall paired score
+    html_path: Path | None = None
+    markdown_path: Path | None = None
+    step_summary: bool = True  # append the Markdown summary to $GITHUB_STEP_SUMMARY
 
-    def judge_config(self) -> Any:
-        """The judge's settings (a JudgeConfig), checked by `resolve` already."""
+    def judge_config(self) -> JudgeConfig:
+        """The judge's settings, checked by `resolve` already."""
         from pytest_trainloop.judge import JudgeConfig
 
         return JudgeConfig.from_mapping(self.judge_options, self.config_dir, self.data_folder)
@@ -216,11 +303,23 @@ class Settings:
     @classmethod
     def resolve(cls, config: pytest.Config) -> Settings:
         config_path = config.rootpath / CONFIG_FILE
-        file_options = load_config_file(config_path)
-        data_folder, source = _data_folder(config, config_path, file_options)
+        try:
+            file_options = load_config_file(config_path)
+            data_folder, source = resolve_data_folder(
+                config_path,
+                file_options,
+                cwd=config.invocation_params.dir,
+                option=config.getoption("trainloop_data_folder"),
+                ini=config.getini("trainloop_data_folder"),
+                ini_dir=config.inipath.parent if config.inipath else config.rootpath,
+                default_source="the default, data/ in the rootdir",
+            )
+            judge_file_options = judge_section(file_options, config_path)
+        except ConfigFileError as exc:
+            raise pytest.UsageError(str(exc)) from None
         results, _ = _given(config, "results")
         strict = config.getoption("trainloop_strict")
-        judge_options = _judge_options(config, config_path, file_options, data_folder)
+        judge_options = _judge_options(config, config_path, judge_file_options, data_folder)
         batch = config.getoption("trainloop_batch")
         batch_size = _number(config, "batch_size", int)
         concurrency = _number(config, "batch_concurrency", int)
@@ -230,7 +329,6 @@ class Settings:
         return cls(
             data_folder=data_folder,
             data_folder_source=source,
-            config_file=config_path if config_path.is_file() else None,
             selection=_selection(config),
             fail_under=_number(config, "fail_under", float),
             results_path=None if results is None else config.invocation_params.dir / results,
@@ -243,11 +341,33 @@ class Settings:
             batch_concurrency=int(concurrency or DEFAULT_BATCH_CONCURRENCY),
             judge_options=judge_options,
             config_dir=config_path.parent,
+            **_comparison_and_reports(config, data_folder / "results"),
         )
 
 
+def _comparison_and_reports(config: pytest.Config, results_dir: Path) -> dict[str, Any]:
+    """The settings of the baseline comparison and of the report files."""
+    baseline, baseline_source = _baseline(config, results_dir)
+    alpha = _number(config, "alpha", float)
+    if alpha is not None and not 0 < alpha < 1:
+        raise pytest.UsageError(
+            f"{_given(config, 'alpha')[1]} must be a number between 0 and 1 (exclusive), "
+            f"got {alpha!r}"
+        )
+    return {
+        "baseline": baseline,
+        "baseline_source": baseline_source,
+        "fail_on_regression": _flag(config, "fail_on_regression"),
+        "alpha": DEFAULT_ALPHA if alpha is None else alpha,
+        "max_drop": _number(config, "max_drop", float),
+        "html_path": _path(config, "html"),
+        "markdown_path": _path(config, "markdown"),
+        "step_summary": _flag(config, "step_summary"),
+    }
+
+
 def _judge_options(
-    config: pytest.Config, config_path: Path, file_options: dict[str, Any], data_folder: Path
+    config: pytest.Config, config_path: Path, section: dict[str, Any], data_folder: Path
 ) -> dict[str, Any]:
     """The config file's `judge:` mapping with the judge options of the command line and ini
     applied, checked at start-up (with or without a judge metric in the run): a bad value is a
@@ -255,10 +375,7 @@ def _judge_options(
     # Only the settings part of the judge: asyncio and httpx are imported where a judge runs.
     from pytest_trainloop.judge import JudgeConfig, JudgeConfigError
 
-    section = file_options.get("judge")
-    if section is not None and not isinstance(section, dict):
-        raise pytest.UsageError(f"'judge:' in {config_path} must be a mapping, got {section!r}")
-    options = dict(section or {})
+    options = dict(section)
     given: dict[str, str] = {}  # the judge settings given as options, and by which
     models, source = _given(config, "judge_models")
     if models is not None:
@@ -278,34 +395,3 @@ def _judge_options(
         source = given.get(exc.setting or "", f"'judge:' in {config_path}")
         raise pytest.UsageError(f"{exc} (from {source})") from None
     return options
-
-
-def _data_folder(
-    config: pytest.Config, config_path: Path, file_options: dict[str, Any]
-) -> tuple[Path, str]:
-    cwd = config.invocation_params.dir
-    ini_dir = config.inipath.parent if config.inipath else config.rootpath
-    candidates: list[tuple[object, Path, str]] = [
-        (config.getoption("trainloop_data_folder"), cwd, "--trainloop-data-folder"),
-        (os.environ.get("TRAINLOOP_DATA_FOLDER") or None, cwd, "TRAINLOOP_DATA_FOLDER"),
-        (
-            config.getini("trainloop_data_folder") or None,
-            ini_dir,
-            "the trainloop_data_folder ini key",
-        ),
-        (file_options.get("data_folder"), config_path.parent, f"data_folder in {config_path}"),
-    ]
-    for value, base, source in candidates:
-        if value is None:
-            continue
-        if not isinstance(value, str) or not value.strip():
-            raise pytest.UsageError(
-                f"{source} must name the folder that holds events/, got {value!r}"
-            )
-        folder = base / Path(value).expanduser()
-        if folder.is_file():
-            raise pytest.UsageError(f"{source} names a file, not a folder: {folder}")
-        if not folder.exists():
-            raise pytest.UsageError(f"{source} names a folder that does not exist: {folder}")
-        return folder, source
-    return config.rootpath / "data", "the default, data/ in the rootdir"
