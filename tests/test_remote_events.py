@@ -19,8 +19,10 @@ from pytest_trainloop.events import (
     EventsUnreachableError,
     read_events,
 )
-from tests.conftest import documented_event, flat_event, write_lines
+from tests.conftest import Project, documented_event, flat_event, write_lines
 
+# In-process runs inherit this suite's `filterwarnings = error`; the bad line must only warn.
+WARN = ("-W", "default::pytest_trainloop.TrainloopWarning")
 SECRET = "moto-test-secret-key-9f3a7c"  # the AWS secret key the S3 tests run with
 
 
@@ -202,6 +204,59 @@ def test_fsspec_is_imported_for_a_url_only(data_folder: Path) -> None:
     assert done.stdout.strip() == "False"
 
 
+METRIC = """
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["greeting"])
+def says_hello(event):
+    assert event.response.startswith("Hello")
+"""
+
+
+def test_a_run_reads_its_events_from_the_data_folder_url_and_writes_results_locally(
+    project: Project, memory_url: str, data_folder: Path
+) -> None:
+    # memory:// lives in one process: the run is in this one (pytester's default).
+    write_lines(data_folder / "events" / "day1.jsonl", [documented_event("req_1"), b"{bad"])
+    write_lines(
+        data_folder / "events" / "day2.jsonl.gz", [documented_event("req_2", content="Bye")]
+    )
+    copy_folder(data_folder, memory_url)
+    project.metrics(METRIC)
+    result = project.run("--trainloop", "-v", "--trainloop-data-folder", memory_url, *WARN)
+    result.assert_outcomes(passed=1, failed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"trainloop: data folder {memory_url} (from --trainloop-data-folder)",
+            "trainloop: 2 events in 2 files, 1 bad lines",
+            "*says_hello?req_1? PASSED*",
+            "*says_hello?req_2? FAILED*",
+            f"*1 bad line(s) in {memory_url}/events were skipped:",
+        ]
+    )
+    # Results are written where the default data folder is, beside the project.
+    data = project.results()
+    assert data["configuration"]["data_folder"] == memory_url
+    [bad] = data["bad_lines"]["lines"]
+    assert bad.startswith(f"{memory_url}/events/day1.jsonl:2: not valid JSON")
+    assert project.results_files()[0].parent == project.data / "results"
+
+
+def test_a_data_folder_url_without_events_is_a_usage_error_naming_it(
+    project: Project, memory_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.metrics(METRIC)
+    monkeypatch.setenv("TRAINLOOP_DATA_FOLDER", memory_url)
+    result = project.run("--trainloop")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: no events folder at {memory_url}/events: *"
+            "(data folder from TRAINLOOP_DATA_FOLDER)"
+        ]
+    )
+
+
 def test_a_password_in_the_url_is_never_shown() -> None:
     with pytest.raises(EventsNotFoundError) as raised:
         read_events("ftp://reader:hunter2-is-my-password@127.0.0.1:1/data")
@@ -313,3 +368,55 @@ def test_an_endpoint_error_holding_the_secret_shows_it_masked(
     message = str(raised.value)
     assert message.startswith("cannot list s3://bucket/team/events: EndpointConnectionError: ")
     assert SECRET not in message and "[redacted]" in message
+
+
+def test_a_run_with_two_workers_reads_s3_and_never_shows_the_secret_key(
+    project: Project, data_folder: Path, s3: str
+) -> None:
+    write_lines(data_folder / "events" / "day1.jsonl", [documented_event("req_1"), b"{bad"])
+    write_lines(
+        data_folder / "events" / "day2.jsonl.gz", [documented_event("req_2", content="Bye")]
+    )
+    copy_folder(data_folder, f"{s3}/prod")
+    project.metrics(METRIC)
+    # Each worker process reads the bucket itself, with the credentials of the environment.
+    result = project.pytester.runpytest_subprocess(
+        "--trainloop", "-n", "2", "-p", "no:randomly", "--trainloop-data-folder", f"{s3}/prod"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"trainloop: data folder {s3}/prod (from --trainloop-data-folder)",
+            f"*{s3}/prod/events/day1.jsonl:2: not valid JSON*",
+        ]
+    )
+    assert project.results()["configuration"]["data_folder"] == f"{s3}/prod"
+    output = result.stdout.str() + result.stderr.str()
+    assert SECRET not in output
+    assert SECRET not in "".join(path.read_text() for path in project.results_files())
+
+
+def test_a_missing_bucket_stops_the_run_with_a_usage_error_and_no_secret(
+    project: Project, s3: str
+) -> None:
+    project.metrics(METRIC)
+    missing = f"{s3}-missing/prod"
+    result = project.pytester.runpytest_subprocess(
+        "--trainloop", "--trainloop-data-folder", missing
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: no events folder at {missing}/events (*does not exist*"])
+    assert SECRET not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_run_on_a_local_folder_never_imports_fsspec(project: Project) -> None:
+    project.events([documented_event("req_1")])
+    project.metrics(METRIC)
+    project.pytester.makeconftest(
+        "import sys\n\n"
+        "def pytest_unconfigure():\n"
+        "    print('fsspec imported:', 'fsspec' in sys.modules)\n"
+    )
+    result = project.pytester.runpytest_subprocess("--trainloop", "-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["fsspec imported: False"])

@@ -1,8 +1,9 @@
 """trainloop.config.yaml and where the data folder is: one rule for pytest and the judge alike.
 
-Pure and at the bottom: no pytest, nothing of ours. `settings` reads the options of a pytest run
-through it (and turns a `ConfigFileError` into a `pytest.UsageError`); the judge, usable outside
-pytest, reads its `judge:` mapping and its cache folder through it too.
+Pure and at the bottom: no pytest, and of ours only `remote`'s test of a URL (no fsspec; the
+data folder may be a URL, `s3://bucket/prefix`, that `events` reads). `settings` reads the
+options of a pytest run through it (and turns a `ConfigFileError` into a `pytest.UsageError`);
+the judge, usable outside pytest, reads its `judge:` mapping and its cache folder through it too.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+
+from pytest_trainloop.remote import is_url, shown_url
 
 CONFIG_FILE = "trainloop.config.yaml"
 DATA_FOLDER_VARIABLE = "TRAINLOOP_DATA_FOLDER"
@@ -54,7 +57,7 @@ def resolve_data_folder(
     ini: str | None = None,
     ini_dir: Path | None = None,
     default_source: str = "the default, data/ beside trainloop.config.yaml",
-) -> tuple[Path, str]:
+) -> tuple[Path | str, str]:
     """The folder holding events/ (and results/, judge_cache/), and the source that named it.
 
     Precedence: `option` (the command line) > $TRAINLOOP_DATA_FOLDER, both relative to `cwd` >
@@ -62,6 +65,10 @@ def resolve_data_folder(
     config file read from `config_path` (`file_options`), relative to that file > data/ beside
     it. Outside pytest there is neither command line nor ini file: leave `option` and `ini` out.
     A source that is given but empty, names a file or a missing folder is an error, not skipped.
+
+    A URL (`s3://bucket/prefix`, any fsspec URL) is returned as it was given, a string, unchecked:
+    `read_events` says what is wrong with it, naming it; its results/ and judge_cache/ are local
+    (`local_data_folder`).
     """
     candidates: list[tuple[object, Path, str]] = [
         (option, cwd, "--trainloop-data-folder"),
@@ -76,6 +83,8 @@ def resolve_data_folder(
             raise ConfigFileError(
                 f"{source} must name the folder that holds events/, got {value!r}"
             )
+        if is_url(value):
+            return value.strip(), source
         folder = base / Path(value).expanduser()
         if folder.is_file():
             raise ConfigFileError(f"{source} names a file, not a folder: {folder}")
@@ -83,3 +92,14 @@ def resolve_data_folder(
             raise ConfigFileError(f"{source} names a folder that does not exist: {folder}")
         return folder, source
     return config_path.parent / "data", default_source
+
+
+def local_data_folder(data_folder: Path | str, config_path: Path) -> Path:
+    """Where results/ and judge_cache/ are written: the data folder, or for a URL (whose events
+    are read, not written) data/ beside the config file, as when no data folder is named."""
+    return data_folder if isinstance(data_folder, Path) else config_path.parent / "data"
+
+
+def shown_data_folder(data_folder: Path | str) -> str:
+    """The data folder as messages and results files show it (a password in a URL masked)."""
+    return str(data_folder) if isinstance(data_folder, Path) else shown_url(data_folder)

@@ -169,7 +169,7 @@ class _Run:
 
     def pytest_report_header(self) -> str:
         s = self.settings
-        return f"trainloop: data folder {s.data_folder} (from {s.data_folder_source})"
+        return f"trainloop: data folder {s.data_folder_shown} (from {s.data_folder_source})"
 
     def pytest_report_collectionfinish(self) -> str | None:
         log = self.log
@@ -439,7 +439,7 @@ def _nothing_to_evaluate(run: _Run, spec: MetricSpec, chosen: Chosen) -> tuple[s
     (--trainloop-since, ...) left with nothing, unless the marker says allow_empty=True.
     """
     tags = f"tags [{', '.join(run.settings.selection.tags or spec.tags)}] (match={spec.match})"
-    folder = run.settings.data_folder / "events"
+    folder = run.settings.events_folder_shown
     if chosen.matched:
         reason = (
             f"the run's selection left none of the {chosen.matched} events with {tags} in {folder}"

@@ -166,7 +166,7 @@ class TrainloopSession:
         sel = s.selection
         option = self.config.getoption
         return {
-            "data_folder": str(s.data_folder),
+            "data_folder": s.data_folder_shown,
             "data_folder_source": s.data_folder_source,
             "suites": list(sel.suites),
             "tags": None if sel.tags is None else list(sel.tags),
@@ -230,7 +230,7 @@ class TrainloopSession:
         data = results.build(self.tally, gates, now, self.bad_lines, configuration, self.partial)
         written = results.write(
             data,
-            self.settings.data_folder / "results",
+            self.settings.local_folder / "results",
             now,
             self.settings.results_path,
             self.started,
@@ -239,7 +239,7 @@ class TrainloopSession:
         if not all(g.held for g in gates) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if written.damaged_summary is not None:  # last: under -W error it raises, nothing lost
-            path = self.settings.data_folder / "results" / results.SUMMARY_NAME
+            path = self.settings.local_folder / "results" / results.SUMMARY_NAME
             message = (
                 f"{path} is damaged ({written.damaged_summary}); the trend was rebuilt from the "
                 "run files and the summary rewritten"

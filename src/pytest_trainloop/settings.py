@@ -22,7 +22,9 @@ from pytest_trainloop.config_file import (
     ConfigFileError,
     judge_section,
     load_config_file,
+    local_data_folder,
     resolve_data_folder,
+    shown_data_folder,
 )
 from pytest_trainloop.suites import Selection
 from pytest_trainloop.timestamps import parse_iso_timestamp
@@ -275,8 +277,9 @@ def _selection(config: pytest.Config) -> Selection:
 class Settings:
     """The effective options of one run, each plain and picklable."""
 
-    data_folder: Path
+    data_folder: Path | str  # a string for a URL (`s3://bucket/prefix`), read by `events`
     data_folder_source: str
+    local_folder: Path  # where results/ and judge_cache/ go: the data folder, if not a URL
     selection: Selection
     fail_under: float | None
     results_path: Path | None
@@ -298,7 +301,16 @@ class Settings:
         """The judge's settings, checked by `resolve` already."""
         from pytest_trainloop.judge import JudgeConfig
 
-        return JudgeConfig.from_mapping(self.judge_options, self.config_dir, self.data_folder)
+        return JudgeConfig.from_mapping(self.judge_options, self.config_dir, self.local_folder)
+
+    @property
+    def data_folder_shown(self) -> str:
+        """The data folder as messages and the results file show it (no password of a URL)."""
+        return shown_data_folder(self.data_folder)
+
+    @property
+    def events_folder_shown(self) -> str:
+        return f"{self.data_folder_shown}/events"
 
     @classmethod
     def resolve(cls, config: pytest.Config) -> Settings:
@@ -315,11 +327,12 @@ class Settings:
                 default_source="the default, data/ in the rootdir",
             )
             judge_file_options = judge_section(file_options, config_path)
+            local_folder = local_data_folder(data_folder, config_path)
         except ConfigFileError as exc:
             raise pytest.UsageError(str(exc)) from None
         results, _ = _given(config, "results")
         strict = config.getoption("trainloop_strict")
-        judge_options = _judge_options(config, config_path, judge_file_options, data_folder)
+        judge_options = _judge_options(config, config_path, judge_file_options, local_folder)
         batch = config.getoption("trainloop_batch")
         batch_size = _number(config, "batch_size", int)
         concurrency = _number(config, "batch_concurrency", int)
@@ -329,6 +342,7 @@ class Settings:
         return cls(
             data_folder=data_folder,
             data_folder_source=source,
+            local_folder=local_folder,
             selection=_selection(config),
             fail_under=_number(config, "fail_under", float),
             results_path=None if results is None else config.invocation_params.dir / results,
@@ -341,7 +355,7 @@ class Settings:
             batch_concurrency=int(concurrency or DEFAULT_BATCH_CONCURRENCY),
             judge_options=judge_options,
             config_dir=config_path.parent,
-            **_comparison_and_reports(config, data_folder / "results"),
+            **_comparison_and_reports(config, local_folder / "results"),
         )
 
 
@@ -367,7 +381,7 @@ def _comparison_and_reports(config: pytest.Config, results_dir: Path) -> dict[st
 
 
 def _judge_options(
-    config: pytest.Config, config_path: Path, section: dict[str, Any], data_folder: Path
+    config: pytest.Config, config_path: Path, section: dict[str, Any], local_folder: Path
 ) -> dict[str, Any]:
     """The config file's `judge:` mapping with the judge options of the command line and ini
     applied, checked at start-up (with or without a judge metric in the run): a bad value is a
@@ -390,7 +404,7 @@ def _judge_options(
         options["cache"] = cache
         given["cache"] = source
     try:
-        JudgeConfig.from_mapping(options, config_path.parent, data_folder)
+        JudgeConfig.from_mapping(options, config_path.parent, local_folder)
     except JudgeConfigError as exc:
         source = given.get(exc.setting or "", f"'judge:' in {config_path}")
         raise pytest.UsageError(f"{exc} (from {source})") from None

@@ -12,6 +12,7 @@ from pytest_trainloop.config_file import (
     CONFIG_FILE,
     judge_section,
     load_config_file,
+    local_data_folder,
     resolve_data_folder,
 )
 from pytest_trainloop.judge.cache import JudgeCache, JudgeCacheMissError
@@ -262,7 +263,8 @@ def from_config_file(folder: Path | None = None) -> Judge:
     file_options = load_config_file(config_path)
     data_folder, _ = resolve_data_folder(config_path, file_options, cwd=cwd)
     section = judge_section(file_options, config_path)
-    return Judge(JudgeConfig.from_mapping(section, config_path.parent, data_folder))
+    cache_base = local_data_folder(data_folder, config_path)
+    return Judge(JudgeConfig.from_mapping(section, config_path.parent, cache_base))
 
 
 def assert_true(claim: str, negation: str | None = None, **options: Any) -> JudgeVerdict:
