@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Project, comparable, documented_event
-from tests.test_aggregation import METRICS, make_events
+from tests.every_verdict import METRICS, make_events
 
 
 def results_json(project: Project, *args: str) -> tuple[pytest.RunResult, dict[str, object]]:

@@ -76,16 +76,17 @@ def case_into_report(
     kind, reason = outcome.kind, outcome.reason
     if kind != "passed":
         label = f"{spec.suite}/{spec.metric}[{event.id}]"
+        failure = (
+            f"{label} error: {reason}"
+            if kind == "error"
+            else f"{label} failed: {reason or 'the metric said no'}"
+        )
         _set_outcome(
             report,
             tolerating_gate(spec, fail_under),
             kind == "failed",
             kind == "error" and report.passed,  # else pytest's report of the raise stands
-            lambda: (
-                f"{label} {kind}: {reason}"
-                if kind == "error"
-                else f"{label} failed: {reason or 'the metric said no'}"
-            ),
+            lambda: failure,
             reason or "failed",
         )
     return CaseVerdict(
