@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import stat
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from pytest_trainloop.results import read
 from tests.conftest import Project, documented_event
 
 METRIC = """
@@ -20,6 +20,11 @@ import pytest
 def is_hello(event):
     return event.response == "Hello"
 """
+
+
+def read(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(path.read_bytes())
+    return data
 
 
 # In-process runs inherit this suite's `filterwarnings = error`; the bad line must only warn.

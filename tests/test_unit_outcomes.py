@@ -6,14 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_trainloop.outcomes import (
-    Outcome,
-    Verdict,
-    from_properties,
-    outcome_of,
-    stable_reason,
-    to_properties,
-)
+from pytest_trainloop.outcomes import Outcome, Verdict, outcome_of, stable_reason
+from pytest_trainloop.records import CaseVerdict, Identity, receive
 
 ALLOWED = (
     "return None, True/False, 0/1, a float score in [0, 1], (verdict, reason) "
@@ -176,48 +170,42 @@ def test_a_stable_reason_keeps_text_that_only_looks_like_an_address() -> None:
 # --- report properties --------------------------------------------------------------------------
 
 
-def test_properties_are_prefixed_and_leave_out_none_but_keep_other_false_values() -> None:
-    values: dict[str, object] = {
-        "suite": "s",
-        "score": None,
-        "min_score": 0.0,
-        "reason": "",
-        "tolerated": False,
-    }
-    assert to_properties(values) == [
+def test_a_cases_properties_are_prefixed_and_leave_out_what_it_does_not_have() -> None:
+    identity = Identity("s", "m", threshold=0.5, min_score=0.0, event="e1")
+    verdict = CaseVerdict("failed", "", None, "hi", "")
+    assert identity.to_properties() == [
         ("trainloop_suite", "s"),
-        ("trainloop_min_score", 0.0),
-        ("trainloop_reason", ""),
-        ("trainloop_tolerated", False),
+        ("trainloop_metric", "m"),
+        ("trainloop_threshold", 0.5),
+        ("trainloop_min_score", 0.0),  # a bound of 0 is a bound: kept
+        ("trainloop_event", "e1"),
     ]
+    assert ("trainloop_score", None) not in verdict.to_properties()
+    assert ("trainloop_reason", "") in verdict.to_properties()  # an empty text is a value
 
 
-def test_properties_read_back_only_our_own_entries_without_the_prefix() -> None:
+def test_a_report_reads_back_only_our_own_entries() -> None:
     properties = [
         ("trainloop_suite", "s"),
         ("owner", "team-a"),
-        ("trainloop", "no name after the prefix"),
-        ("trainloop_score", 0.25),
+        ("trainloop_metric", "m"),
+        ("trainloop_event", "e1"),
     ]
-    assert from_properties(properties) == {"suite": "s", "score": 0.25}
+    received = receive(properties)
+    assert received is not None
+    assert received.identity == Identity("s", "m", event="e1")
+    assert received.verdict is None and received.batch is None
 
 
-def test_properties_of_another_test_read_back_as_nothing() -> None:
-    assert from_properties([]) == {}
-    assert from_properties([("owner", "team-a")]) == {}
+def test_the_properties_of_another_test_read_back_as_nothing() -> None:
+    assert receive([]) is None
+    assert receive([("owner", "team-a")]) is None
 
 
-def test_values_written_as_properties_read_back_the_same_but_for_nones() -> None:
-    values: dict[str, object] = {
-        "suite": "s",
-        "metric": "m",
-        "event": "e1",
-        "verdict": "failed",
-        "score": None,
-    }
-    assert from_properties(to_properties(values)) == {
-        "suite": "s",
-        "metric": "m",
-        "event": "e1",
-        "verdict": "failed",
-    }
+def test_a_case_written_as_properties_reads_back_the_same() -> None:
+    identity = Identity("s", "m", threshold=0.5, event="e1")
+    verdict = CaseVerdict("failed", "said no", 0.25, "the prompt", "the reply", None, [["m", 0]])
+    received = receive([*identity.to_properties(), *verdict.to_properties()])
+    assert received is not None
+    assert received.identity == identity
+    assert received.verdict == verdict

@@ -15,17 +15,16 @@ from pytest_trainloop.evaluation import (
     EVENT_ARG,
     STOPS_THE_RUN,
     call_metric,
-    judge_usage,
     judged,
     raised,
     snippets_of,
 )
 from pytest_trainloop.events import Event
 from pytest_trainloop.outcomes import Outcome, broken_reason
-from pytest_trainloop.redact import redact
+from pytest_trainloop.records import Row, row
 from pytest_trainloop.suites import Chosen
 
-BATCH_RESULTS_KEY = pytest.StashKey[list[tuple[object, ...]]]()
+BATCH_RESULTS_KEY = pytest.StashKey[list[Row]]()
 _CHUNK_KEY = pytest.StashKey[list[Any]]()  # what an async metric came to on each event of a chunk
 _FIRST_ERROR_KEY = pytest.StashKey[tuple[str, BaseException]]()  # a chunk's first error, by event
 
@@ -96,19 +95,17 @@ def run_batch(
         evaluated = _one_by_one(item, batch, threshold, funcargs)
     first = batch.snippets is None
     snippets = batch.snippets = batch.snippets or []
-    # Tuples, not lists: the garbage collector stops tracking a tuple of strings and numbers,
-    # and Python's exit collected 200k list rows several times over (0.5 s at 100k events).
-    results: list[tuple[object, ...]] = []
+    rows: list[Row] = []
     for n, (event, outcome, votes) in enumerate(evaluated):
         if first:
             snippets.append(snippets_of(event))
         prompt, response = snippets[n]
         event.release()
         if outcome is not None:
-            results.append(
-                (event.id, outcome.kind, outcome.reason, outcome.score, prompt, response, votes)
+            rows.append(
+                row(event.id, outcome.kind, outcome.reason, outcome.score, prompt, response, votes)
             )
-    item.stash[BATCH_RESULTS_KEY] = results
+    item.stash[BATCH_RESULTS_KEY] = rows
 
 
 def _one_by_one(
@@ -172,16 +169,16 @@ def evaluate_concurrently(
     return evaluate_chunk
 
 
-def batch_into_report(
-    item: pytest.Item, report: pytest.TestReport, batch: Batch, label: str, gate: str | None
-) -> dict[str, object]:
-    """A batch test's report properties: every event's outcome; and one pytest outcome for the
-    chunk (`label` names its metric, `gate` the gate that tolerates failures, if one does)."""
-    results = item.stash.get(BATCH_RESULTS_KEY, None)
+def batch_rows(
+    item: pytest.Item, report: pytest.TestReport, batch: Batch
+) -> tuple[list[Row], tuple[str, BaseException] | None]:
+    """A batch test's rows, one per event it evaluated, and the chunk's first error (the event's
+    id and the exception) if a metric raised one."""
+    rows = item.stash.get(BATCH_RESULTS_KEY, None)
     first_error = item.stash.get(_FIRST_ERROR_KEY, None)
     if first_error is not None:
         del item.stash[_FIRST_ERROR_KEY]  # it holds the frames, and their locals, alive
-    if results is None:  # the chunk broke before its events' outcomes: each event is an error
+    if rows is None:  # the chunk broke before its events' outcomes: each event is an error
         assert report.failed
         # As per case: an error in setup has no snippets, one in the call has its event's.
         events = batch.events
@@ -190,34 +187,8 @@ def batch_into_report(
             snippets = [("", "")] * len(events)
         else:
             snippets = [snippets_of(event) for event in events]
-        results = [
-            (event.id, "error", reason, None, prompt, response, None)
+        rows = [
+            row(event.id, "error", reason, None, prompt, response, None)
             for event, (prompt, response) in zip(events, snippets, strict=True)
         ]
-    props: dict[str, object] = {"batch_results": results}
-    usage = judge_usage(item)
-    if usage:
-        props["judge_usage"] = usage
-    if report.failed:  # the chunk itself broke (a fixture, the loop): pytest's report stands
-        return props
-    failed = [r for r in results if r[1] == "failed"]
-    errors = [r for r in results if r[1] == "error"]
-    if errors or (failed and gate is None):
-        shown = [f"  [{r[0]}] {r[1]}: {r[2]}" for r in (errors + failed)[:20]]
-        more = len(errors) + len(failed) - len(shown)
-        lines = [
-            f"{label}: {len(failed)} failed and {len(errors)} errors of {len(results)} events",
-            *shown,
-            *([f"  ... and {more} more"] if more > 0 else []),
-        ]
-        if first_error is not None:  # its traceback, cut to the metric's frames as per case
-            event_id, exc = first_error
-            trace = item.repr_failure(pytest.ExceptionInfo.from_exception(exc))
-            lines += ["", f"the first exception, raised on event {event_id}:", redact(str(trace))]
-        report.outcome = "failed"
-        report.longrepr = "\n".join(lines)
-    elif failed:
-        report.outcome = "skipped"
-        report.wasxfail = f"tolerated by {gate}: {len(failed)} of {len(results)} events failed"
-        report.longrepr = None
-    return props
+    return rows, first_error

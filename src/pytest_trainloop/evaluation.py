@@ -14,13 +14,17 @@ import pytest
 from pytest_trainloop.events import Event, EventLineError
 from pytest_trainloop.outcomes import Outcome, outcome_of, stable_reason
 from pytest_trainloop.redact import redact
+from pytest_trainloop.summary import JudgeUsage, merge_usage
 
 EVENT_ARG = "event"
 _SNIPPET = 200  # characters of a case's input and output kept in the results details
 
 RETURNED_KEY = pytest.StashKey[object]()
 JUDGE_KEY = pytest.StashKey[Any]()  # the case's trainloop_judge, when it asked for one
-USAGE_KEY = pytest.StashKey[Any]()  # judge usage of verdicts asked through the module-level judge
+# judge usage of verdicts asked through the module-level judge
+USAGE_KEY = pytest.StashKey[JudgeUsage]()
+OUTCOME_KEY = pytest.StashKey[Outcome]()  # a one-event case's outcome, once its metric returned
+VOTES_KEY = pytest.StashKey[list[list[object]]]()  # ... and its judge votes, if it had some
 
 
 def keep_returned_value(item: pytest.Item, function: Any) -> Any:
@@ -78,9 +82,7 @@ def judged(
     if not votes:
         return outcome_of(value, threshold), None
     if JUDGE_KEY not in item.stash:  # asked through judge.assert_true: count its usage here
-        from pytest_trainloop.judge.panel import add_usage
-
-        add_usage(item.stash.setdefault(USAGE_KEY, {}), getattr(value, "usage", {}))
+        merge_usage(item.stash.setdefault(USAGE_KEY, {}), _as_counts(getattr(value, "usage", {})))
     return outcome_of(value, threshold), [
         [v.model, v.index, v.claim_answer, v.negation_answer] for v in votes
     ]
@@ -116,11 +118,16 @@ def exception_reason(exc: BaseException) -> str:
     return stable_reason(redact(f"{type(exc).__name__}: {exc}"))
 
 
-def judge_usage(item: pytest.Item) -> dict[str, dict[str, int]] | None:
+def _as_counts(usage: dict[str, Any]) -> JudgeUsage:
+    """The judge's own usage objects (per model) as the counts the rest of the plugin keeps."""
+    return {model: u.as_dict() for model, u in usage.items()}
+
+
+def judge_usage(item: pytest.Item) -> JudgeUsage | None:
     """The judge calls, cache hits and tokens of a test, per model (None if it judged nothing)."""
     judge = item.stash.get(JUDGE_KEY, None)
-    usage = judge.usage if judge is not None else item.stash.get(USAGE_KEY, None)
-    return {model: u.as_dict() for model, u in usage.items()} if usage else None
+    usage = _as_counts(judge.usage) if judge is not None else item.stash.get(USAGE_KEY, None)
+    return usage or None
 
 
 def snippets_of(event: Event) -> tuple[str, str]:

@@ -1,15 +1,10 @@
-"""A metric's return value, turned into the outcome of its case; outcomes on the report channel.
-
-An outcome travels from the process that ran the case to the one that aggregates it as
-`report.user_properties` entries named `trainloop_*`, with JSON-safe values only: pytest-xdist
-serializes them, and JUnit XML shows them as properties.
-"""
+"""A metric's return value, turned into the outcome of its case (records.py carries outcomes
+to the process that aggregates them)."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,7 +16,6 @@ ALLOWED_RETURNS = (
     "None, True/False, 0/1, a float score in [0, 1], (verdict, reason) "
     "or a pytest_trainloop.Verdict"
 )
-PROPERTY_PREFIX = "trainloop_"
 # " at 0x7f89..." in a repr such as `<function search at 0x7f89...>`: an address, new each run.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -113,19 +107,3 @@ def broken_reason(report: Any) -> str:
     message = getattr(crash, "message", None) or report.longreprtext.strip()
     message = stable_reason(redact(str(message)))  # a fixture's error may quote a key
     return f"error in setup: {message}" if report.when == "setup" else message
-
-
-def to_properties(values: dict[str, object]) -> list[tuple[str, object]]:
-    """`values` as report properties; a value that is None (no score, no bound) is left out,
-    so that JUnit XML does not show the string 'None' (a reader gets None for it anyway)."""
-    return [(PROPERTY_PREFIX + key, value) for key, value in values.items() if value is not None]
-
-
-def from_properties(properties: Sequence[tuple[str, object]]) -> dict[str, object]:
-    """The `trainloop_*` entries of a report, without the prefix ({} for other tests)."""
-    size = len(PROPERTY_PREFIX)
-    return {
-        name[size:]: value
-        for name, value in properties
-        if isinstance(name, str) and name.startswith(PROPERTY_PREFIX)
-    }

@@ -336,11 +336,5 @@ def _summary(results: dict[str, Any], run_file: Path, trend: dict[str, Any]) -> 
     return {**results, "suites": suites, "results_file": run_file.name, "trend": trend}
 
 
-def read(path: Path) -> dict[str, Any]:
-    """A results file as written by `write`."""
-    data: dict[str, Any] = orjson.loads(path.read_bytes())
-    return data
-
-
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)

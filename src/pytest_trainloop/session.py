@@ -11,24 +11,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from pytest_trainloop import results
-from pytest_trainloop.outcomes import broken_reason, from_properties
+from pytest_trainloop.outcomes import broken_reason
+from pytest_trainloop.records import Announcement, BatchOutcome, Identity, receive
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import TrainloopWarning
 from pytest_trainloop.summary import Case, Gate, Tally, merge_usage
-
-_REASONS_SHOWN = 3
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) else 0
 
 
 class TrainloopSession:
@@ -41,30 +31,26 @@ class TrainloopSession:
         self.results_path: Path | None = None
         self.started = time.time()  # temp files older than this are left by killed writes
         self.partial: list[str] = []  # why the run is partial, decided at its end
-        self._case_counts: dict[str, int] | None = None  # as a process collected them
+        # the cases the suites selected and those collected, as a process counted them
+        self._case_counts: tuple[int, int] | None = None
         self._stopped: str | None = None  # the message of the interrupt that stopped the run
         self.gates: list[Gate] = []  # decided once at the end of the run, then printed
         # nodeid -> (suite, metric, event ids, events) of cases whose setup reported, so that a
-        # crash can be attributed: the ids space-separated (a batch-mode test's from its worker)
-        self._started: dict[str, tuple[str, str, str, int]] = {}
+        # crash can be attributed (a batch-mode test's ids from its worker)
+        self._started: dict[str, tuple[str, str, tuple[str, ...], int]] = {}
         self._counted: set[str] = set()
 
     # --- folding ------------------------------------------------------------------------------
 
-    def _announcements(self, props: dict[str, object]) -> None:
-        """Run-wide facts a worker attaches to its first report (bad lines, suite details)."""
-        bad = props.get("bad_lines")
-        if isinstance(bad, list):  # every process announces the same facts: any one will do
-            self.bad_lines = [str(line) for line in bad]
-            self.tally.left_out_total = _int(props.get("left_out_errors"))
-            counts = props.get("cases")
-            if isinstance(counts, dict):
-                self._case_counts = {k: _int(counts.get(k)) for k in ("selected", "collected")}
-        info = props.get("suite_info")
-        suite = props.get("suite")
-        if isinstance(info, dict) and isinstance(suite, str):
-            self.tally.suite_tags[suite] = list(info.get("tags", []))
-            self.tally.left_out_errors[suite] = _int(info.get("left_out_errors"))
+    def _announced(self, announcement: Announcement, suite: str) -> None:
+        facts = announcement.run
+        if facts is not None:  # every process announces the same facts: any one will do
+            self.bad_lines = facts.bad_lines
+            self.tally.left_out_total = facts.left_out_errors
+            self._case_counts = facts.cases
+        if announcement.suite is not None:
+            self.tally.suite_tags[suite] = announcement.suite.tags
+            self.tally.left_out_errors[suite] = announcement.suite.left_out_errors
 
     def _count(self, nodeid: str, case: Case) -> None:
         if nodeid in self._counted:
@@ -74,79 +60,78 @@ class TrainloopSession:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = from_properties(report.user_properties)
-        if not props:
-            if report.when not in ("setup", "call", "teardown") and report.failed:
+        if report.when == "teardown":
+            return  # it carries nothing its setup and call reports did not
+        got = receive(report.user_properties)
+        if got is None:
+            if report.when not in ("setup", "call") and report.failed:
                 self._crashed(report)
             return
         self.seen_any = True
-        self._announcements(props)
-        suite, metric = str(props["suite"]), str(props["metric"])
-        event_id = str(props.get("event", ""))
-        events = _int(props.get("batch_size")) or 1
-        tally = self.tally.metric(suite, metric) if "empty" not in props else None
-        if tally is not None:
-            tally.min_score = props.get("min_score")  # type: ignore[assignment]
-            tally.threshold = props.get("threshold")  # type: ignore[assignment]
+        case = got.identity
+        suite, metric = case.suite, case.metric
+        if got.announcement is not None:
+            self._announced(got.announcement, suite)
+        if case.empty is None:
+            tally = self.tally.metric(suite, metric)
+            tally.min_score = case.min_score
+            tally.threshold = case.threshold
         if report.when == "setup":
-            if "empty" in props:
-                self.tally.empty_suites[suite] = str(props["empty"])
-                if props.get("empty_fails"):
-                    self.tally.must_not_be_empty[(suite, metric)] = str(props["empty"])
-            elif "batch_results" in props:  # a batch's fixture broke: an error per event
-                self._fold_batch(report, suite, metric, props)
+            if case.empty is not None:
+                self.tally.empty_suites[suite] = case.empty
+                if case.empty_fails:
+                    self.tally.must_not_be_empty[(suite, metric)] = case.empty
+            elif got.batch is not None:  # a batch's fixture broke: an error per event
+                self._fold_batch(report.nodeid, case, got.batch)
             elif report.failed:  # a fixture of the metric broke: the case is an error
-                case = Case(suite, metric, event_id, "error", broken_reason(report))
-                self._count(report.nodeid, case)
+                error = Case(suite, metric, case.event or "", "error", broken_reason(report))
+                self._count(report.nodeid, error)
             else:
-                ids = _text(props.get("batch_events")) or event_id
-                self._started[report.nodeid] = (suite, metric, ids, events)
-        elif report.when == "call" and "batch_results" in props:
+                ids = got.batch_events.ids if got.batch_events else (case.event or "",)
+                self._started[report.nodeid] = (suite, metric, ids, case.batch_size or 1)
+        elif report.when == "call" and got.batch is not None:
             self._started.pop(report.nodeid, None)
-            self._fold_batch(report, suite, metric, props)
-        elif report.when == "call" and "verdict" in props:
+            self._fold_batch(report.nodeid, case, got.batch)
+        elif report.when == "call" and got.verdict is not None:
             self._started.pop(report.nodeid, None)
-            score, usage, votes = (props.get(k) for k in ("score", "judge_usage", "judge_votes"))
-            case = Case(  # from values a report carried: each checked for type
-                suite,
-                metric,
-                event_id,
-                str(props["verdict"]),
-                _text(props.get("reason")),
-                score if isinstance(score, float) else None,
-                _text(props.get("input")),
-                _text(props.get("output")),
-                judge_usage=usage if isinstance(usage, dict) else None,
-                judge_votes=votes if isinstance(votes, list) else None,
+            v = got.verdict
+            self._count(
+                report.nodeid,
+                Case(
+                    suite,
+                    metric,
+                    case.event or "",
+                    v.kind,
+                    v.reason,
+                    v.score,
+                    v.input,
+                    v.output,
+                    v.judge_usage,
+                    v.judge_votes,
+                ),
             )
-            self._count(report.nodeid, case)
 
-    def _fold_batch(
-        self, report: pytest.TestReport, suite: str, metric: str, props: dict[str, object]
-    ) -> None:
+    def _fold_batch(self, nodeid: str, case: Identity, batch: BatchOutcome) -> None:
         """A batch-mode test's report: one case per event it evaluated."""
-        results = props["batch_results"]
-        if isinstance(results, str):  # from a worker, which sends its rows as one JSON string
-            results = orjson.loads(results)
-        if report.nodeid in self._counted or not isinstance(results, list):
+        if nodeid in self._counted:
             return  # one report per batch test: no need to mark each of its events counted
-        self._counted.add(report.nodeid)
-        tally = self.tally.metric(suite, metric)
-        # Rows are made by our own `_run_batch`, in `count`'s order: folded without a `Case`
-        # each, which cost a third of a 100k-event batch run.
-        for row in results:
+        self._counted.add(nodeid)
+        tally = self.tally.metric(case.suite, case.metric)
+        # Folded without a `Case` each, which cost a third of a 100k-event batch run; a row's
+        # fields are in `count`'s order (records.Row, checked by mypy).
+        for row in batch.rows:
             tally.count(*row)
-        usage = props.get("judge_usage")
-        if isinstance(usage, dict):
-            merge_usage(tally.judge_usage, usage)
+        if batch.judge_usage:
+            merge_usage(tally.judge_usage, batch.judge_usage)
 
     def _crashed(self, report: pytest.TestReport) -> None:
         """A report made up by pytest-xdist for a case whose worker died."""
         started = self._started.get(report.nodeid)
         if started is not None:  # one error per event it held
-            suite, metric, ids, events = started
+            suite, metric, event_ids, events = started
             reason = "the worker running this case crashed"
-            event_ids = ids.split(" ") if ids else [""] * events
+            if event_ids == ("",):
+                event_ids = ("",) * events
             for n, event_id in enumerate(event_ids):
                 nodeid = report.nodeid if len(event_ids) == 1 else f"{report.nodeid}#{n}"
                 self._count(nodeid, Case(suite, metric, event_id, "error", reason))
@@ -204,8 +189,7 @@ class TrainloopSession:
         lf = self.config.pluginmanager.getplugin("lfplugin")
         if c["last_failed"] and getattr(lf, "lastfailed", None):  # reruns only what failed
             reasons.append("--lf")  # named even when its skipped files hid every case it left
-        counts = self._case_counts or {}
-        selected, collected = counts.get("selected", 0), counts.get("collected", 0)
+        selected, collected = self._case_counts or (0, 0)
         if collected < selected:
             reasons += [f"-k {c['keyword']!r}"] if c["keyword"] else []
             reasons += [f"-m {c['markexpr']!r}"] if c["markexpr"] else []
@@ -253,93 +237,14 @@ class TrainloopSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.seen_any:
             return
-        tr = terminalreporter
+        # Imported here: the report package holds the HTML and Markdown views too.
+        from pytest_trainloop.report.terminal import TITLE, terminal_lines
+
+        left_because = self.partial if self.settings.results_path is None else []
         verbose = self.config.get_verbosity() >= 0
-        tr.write_sep("=", "trainloop")
-        gates = {(g.suite, g.metric): g for g in self.gates}
-        rows = [("suite", "metric", "passed/total", "score", "gate", "")]
-        for suite, tallies in self.tally.suites().items():
-            for t in tallies:
-                gate = gates.get((suite, t.metric))
-                rows.append(
-                    (
-                        suite,
-                        t.metric,
-                        f"{t.passed}/{t.total}" + (f" ({t.errors} errors)" if t.errors else ""),
-                        "-" if t.score is None else f"{t.score:.3f}",
-                        "" if gate is None else f">= {gate.bound:g}",
-                        "" if gate is None else ("held" if gate.held else "NOT MET"),
-                    )
-                )
-        widths = [max(len(row[i]) for row in rows) for i in range(6)]
-        for row in rows:
-            tr.write_line(
-                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            )
-        for suite, reason in sorted(self.tally.empty_suites.items()):
-            tr.write_line(f"{suite}: skipped, {reason}")
-        passed, failed, errors = self.tally.totals()
-        overall = self.tally.overall_score()
-        total = passed + failed + errors
-        tr.write_line(
-            f"overall: {passed}/{total} passed"
-            + ("" if overall is None else f", score {overall:.3f}")
-            + (f", {errors} errors" if errors else "")
-            + (
-                f" ({self.tally.unattributed_errors} unattributed)"
-                if self.tally.unattributed_errors
-                else ""
-            )
+        lines = terminal_lines(
+            self.tally, self.gates, len(self.bad_lines), self.results_path, left_because, verbose
         )
-        reasons = [  # sorted throughout, so that the same run prints the same lines
-            f"  {t.suite}/{t.metric}: {count}x {reason}"
-            for _, t in sorted(self.tally.metrics.items())
-            for reason, count in sorted(t.reasons.items(), key=lambda rc: (-rc[1], rc[0]))[
-                :_REASONS_SHOWN
-            ]
-        ]
-        if verbose and reasons:
-            tr.write_line("most common reasons for failures and errors:")
-            for line in reasons:
-                tr.write_line(line)
-        left_out = self.tally.left_out_total
-        if left_out and verbose:
-            tr.write_line(f"failed calls left out (output null): {left_out}")
-        if self.bad_lines:
-            tr.write_line(
-                f"bad event lines: {len(self.bad_lines)} (listed in the results file)", yellow=True
-            )
-        judged = self.tally.judge_usage()
-        if judged:
-            sums = {
-                k: sum(u.get(k, 0) for u in judged.values())
-                for k in ("calls", "cache_hits", "prompt_tokens", "completion_tokens")
-            }
-            tr.write_line(
-                f"judge: {sums['calls']} calls, {sums['cache_hits']} cache hits, "
-                f"{sums['prompt_tokens']} prompt + {sums['completion_tokens']} "
-                f"completion tokens ({', '.join(sorted(judged))})"
-            )
-        if self.results_path is not None:
-            tr.write_line(f"results: {self.results_path}")
-            if self.partial and self.settings.results_path is None:
-                tr.write_line(
-                    f"trainloop: {results.SUMMARY_NAME} left as it was: a partial run "
-                    f"({'; '.join(self.partial)})",
-                    yellow=True,
-                )
-        for gate in self.gates:
-            if gate.name == "not_empty" and not gate.held:
-                why = self.tally.must_not_be_empty[(str(gate.suite), str(gate.metric))]
-                tr.write_line(
-                    f"trainloop: {gate.label}: {why}; allow_empty=True on its marker accepts that",
-                    red=True,
-                    bold=True,
-                )
-            elif not gate.held:
-                tr.write_line(
-                    f"trainloop gate not met: {gate.label}: score {gate.score:.3f} "
-                    f"< {gate.bound:g}",
-                    red=True,
-                    bold=True,
-                )
+        terminalreporter.write_sep("=", TITLE)
+        for line in lines:
+            terminalreporter.write_line(line.text, **dict.fromkeys(line.markup, True))

@@ -6,7 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-UNATTRIBUTED = "unattributed"
+# Judge calls, cache hits and tokens per judge model: {model: {"calls": n, ...}}. The one shape
+# of judge usage outside the judge itself (the report channel and the results file use it).
+JudgeUsage = dict[str, dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -21,19 +23,28 @@ class Case:
     score: float | None = None
     input: str = ""
     output: str = ""
-    judge_usage: dict[str, dict[str, int]] | None = None  # per judge model: calls, tokens, ...
+    judge_usage: JudgeUsage | None = None
     judge_votes: list[Any] | None = None
 
 
-JudgeUsage = dict[str, dict[str, int]]
+def add_counts(total: dict[str, int], more: dict[str, int]) -> None:
+    """Add one model's counts (calls, cache hits, tokens) into `total`."""
+    for name, value in more.items():
+        total[name] = total.get(name, 0) + value
 
 
 def merge_usage(total: JudgeUsage, more: JudgeUsage) -> None:
-    """Add per-model judge counts (calls, cache hits, tokens) into `total`."""
+    """Add per-model judge counts into `total`."""
     for model, counts in more.items():
-        into = total.setdefault(model, {})
-        for name, value in counts.items():
-            into[name] = into.get(name, 0) + value
+        add_counts(total.setdefault(model, {}), counts)
+
+
+def usage_sums(usage: JudgeUsage) -> dict[str, int]:
+    """The counts of every model added up."""
+    sums: dict[str, int] = {}
+    for counts in usage.values():
+        add_counts(sums, counts)
+    return sums
 
 
 @dataclass
@@ -68,9 +79,6 @@ class MetricTally:
         Every case keeps its event id, verdict and score, so that two runs pair case by case;
         the text snippets are kept for failures and errors only, where a reader needs them
         (most cases pass, and snippets were most of a results file's bytes).
-
-        Batch mode calls this once per event with the values of its report's row, so the
-        arguments come in the order of a row.
         """
         detail: dict[str, Any] = {"event_id": event_id, "verdict": kind}
         if score is not None:

@@ -1,0 +1,142 @@
+"""The sending half of the report channel: what a test came to, onto its pytest report.
+
+Runs in the process that ran the test (an xdist worker, or a plain run). Each report gets the
+test's records (records.py), and its pytest outcome is set from the metric's verdicts by one
+rule (`_set_outcome`), for a one-event case and a batch test alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from pytest_trainloop.batch import Batch, batch_rows
+from pytest_trainloop.evaluation import (
+    OUTCOME_KEY,
+    VOTES_KEY,
+    exception_reason,
+    judge_usage,
+    snippets_of,
+)
+from pytest_trainloop.events import Event
+from pytest_trainloop.outcomes import Outcome
+from pytest_trainloop.records import BatchOutcome, CaseVerdict
+from pytest_trainloop.redact import redact
+from pytest_trainloop.suites import MetricSpec
+
+_SHOWN = 20  # a batch test's failing events listed in its report
+
+
+def tolerating_gate(spec: MetricSpec, fail_under: float | None) -> str | None:
+    """The gate on the aggregate that tolerates the metric's failing cases, if one does."""
+    if spec.min_score is not None:
+        return f"min_score={spec.min_score:g}"
+    if fail_under is not None:
+        return f"--trainloop-fail-under={fail_under:g}"
+    return None
+
+
+def _set_outcome(
+    report: pytest.TestReport,
+    gate: str | None,
+    failed: int,
+    errors: int,
+    failure: Callable[[], str],
+    tolerated: str,
+) -> None:
+    """The one rule for a trainloop test's pytest outcome, from its verdicts: an error fails it;
+    so does a failed verdict, unless a gate tolerates it: then it is xfailed, which keeps it
+    visible, not a pass, and out of the exit code (the gate alone decides that)."""
+    if errors or (failed and gate is None):
+        report.outcome = "failed"
+        report.longrepr = failure()
+    elif failed:
+        report.outcome = "skipped"
+        report.wasxfail = f"tolerated by {gate}: {tolerated}"
+        report.longrepr = None
+
+
+def case_into_report(
+    item: pytest.Item,
+    call: pytest.CallInfo[None],
+    report: pytest.TestReport,
+    spec: MetricSpec,
+    event: Event,
+    fail_under: float | None,
+) -> CaseVerdict:
+    """Give a one-event case's call report its outcome; the outcome as a record."""
+    outcome = item.stash.get(OUTCOME_KEY, None)
+    if outcome is None:  # the metric raised: pytest's report keeps the traceback
+        excinfo = call.excinfo
+        reason = exception_reason(excinfo.value) if excinfo else "error"
+        outcome = Outcome("error", reason)
+    prompt, response = snippets_of(event)
+    event.release()  # the case is done with it: a run holds no parsed line per case
+    kind, reason = outcome.kind, outcome.reason
+    if kind != "passed":
+        label = f"{spec.suite}/{spec.metric}[{event.id}]"
+        failure = (
+            f"{label} error: {reason}"
+            if kind == "error"
+            else f"{label} failed: {reason or 'the metric said no'}"
+        )
+        _set_outcome(
+            report,
+            tolerating_gate(spec, fail_under),
+            kind == "failed",
+            kind == "error" and report.passed,  # else pytest's report of the raise stands
+            lambda: failure,
+            reason or "failed",
+        )
+    return CaseVerdict(
+        kind,
+        reason,
+        outcome.score,
+        prompt,
+        response,
+        judge_usage(item),
+        item.stash.get(VOTES_KEY, None),
+    )
+
+
+def batch_into_report(
+    item: pytest.Item,
+    report: pytest.TestReport,
+    batch: Batch,
+    spec: MetricSpec,
+    fail_under: float | None,
+) -> BatchOutcome:
+    """A batch test's outcomes as a record, one row per event; and one pytest outcome for the
+    chunk."""
+    rows, first_error = batch_rows(item, report, batch)
+    outcome = BatchOutcome(rows, judge_usage(item))
+    if report.failed:  # the chunk itself broke (a fixture, the loop): pytest's report stands
+        return outcome
+    failed = [r for r in rows if r[1] == "failed"]
+    errors = [r for r in rows if r[1] == "error"]
+
+    def failure() -> str:
+        shown = [f"  [{r[0]}] {r[1]}: {r[2]}" for r in (errors + failed)[:_SHOWN]]
+        more = len(errors) + len(failed) - len(shown)
+        lines = [
+            f"{spec.suite}/{spec.metric}: {len(failed)} failed and {len(errors)} errors of "
+            f"{len(rows)} events",
+            *shown,
+            *([f"  ... and {more} more"] if more > 0 else []),
+        ]
+        if first_error is not None:  # its traceback, cut to the metric's frames as per case
+            event_id, exc = first_error
+            trace = item.repr_failure(pytest.ExceptionInfo.from_exception(exc))
+            lines += ["", f"the first exception, raised on event {event_id}:", redact(str(trace))]
+        return "\n".join(lines)
+
+    _set_outcome(
+        report,
+        tolerating_gate(spec, fail_under),
+        len(failed),
+        len(errors),
+        failure,
+        f"{len(failed)} of {len(rows)} events failed",
+    )
+    return outcome
