@@ -95,6 +95,7 @@ def mixed_folder(data: Path) -> None:
     # Read folder by folder, name by name: `q/` before `q-r.jsonl`, though "-" sorts before "/".
     write_lines(events / "q" / "r.jsonl", [documented_event("req_q_r")])
     write_lines(events / "q-r.jsonl", [documented_event("req_q-r")])
+    write_lines(events / "run[1]*.jsonl", [documented_event("req_glob")])  # a name, no pattern
 
 
 @pytest.fixture

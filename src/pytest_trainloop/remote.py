@@ -38,6 +38,7 @@ _EXTRAS = {
     "abfss": "azure",
 }
 _FETCHED_AT_ONCE = 16  # files per request batch: concurrency, with the memory of a few files
+_GLOB_CHARS = re.compile(r"[*?\[]")  # `fs.cat` of several paths expands these as patterns
 
 
 class RemoteFolderError(Exception):
@@ -130,13 +131,22 @@ class RemoteFolder:
         fs: Any = self._fs
         for start in range(0, len(paths), _FETCHED_AT_ONCE):
             batch = paths[start : start + _FETCHED_AT_ONCE]
+            # A name such as `run[1].jsonl` is fetched on its own, by name.
+            plain = [path for path in batch if not _GLOB_CHARS.search(path)]
             try:
-                got: dict[str, Any] = fs.cat(batch, on_error="return")
+                got: dict[str, Any] = fs.cat(plain, on_error="return") if plain else {}
             except Exception as exc:
-                got = dict.fromkeys(batch, exc)
+                got = dict.fromkeys(plain, exc)
             for path in batch:
-                data = got.get(path, FileNotFoundError(path))
+                data = got[path] if path in got else self._fetch_one(path)
                 if isinstance(data, bytes):
                     yield data, ""
                 else:
                     yield None, f"cannot read the file: {_error_text(data)}"
+
+    def _fetch_one(self, path: str) -> bytes | Exception:
+        try:
+            data: bytes = self._fs.cat_file(path)
+        except Exception as exc:
+            return exc
+        return data
