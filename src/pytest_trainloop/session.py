@@ -17,7 +17,7 @@ from pytest_trainloop import results
 from pytest_trainloop.events import EventLog
 from pytest_trainloop.outcomes import broken_reason
 from pytest_trainloop.records import Announcement, BatchOutcome, Identity, receive
-from pytest_trainloop.report.files import Written, write_reports
+from pytest_trainloop.report.files import ReportFile, write_reports
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import TrainloopWarning
 from pytest_trainloop.summary import Case, Gate, Tally, merge_usage
@@ -37,7 +37,7 @@ class TrainloopSession:
         self._case_counts: tuple[int, int] | None = None
         self._stopped: str | None = None  # the message of the interrupt that stopped the run
         self.gates: list[Gate] = []  # decided once at the end of the run, then printed
-        self.reports: list[Written] = []  # the report files written at the end of the run
+        self.reports: list[ReportFile] = []  # the report files written at the end of the run
         # nodeid -> (suite, metric, event ids, events) of cases whose setup reported, so that a
         # crash can be attributed (a batch-mode test's ids from its worker)
         self._started: dict[str, tuple[str, str, tuple[str, ...], int]] = {}

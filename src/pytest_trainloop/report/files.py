@@ -1,6 +1,6 @@
 """The report files of a run: its HTML page, its Markdown summary, GitHub's job summary.
 
-Written once, by the process that aggregates (a plain run, or the xdist controller), at the end
+ReportFile once, by the process that aggregates (a plain run, or the xdist controller), at the end
 of the run and after its results file: from the results data just built, the run's events (for
 the conversations) and the earlier complete runs of the results folder (for the chart). No
 pytest here; the session makes one call and prints what it returns.
@@ -20,12 +20,12 @@ from pytest_trainloop.report.markdown import render_markdown
 from pytest_trainloop.results import write_atomically
 from pytest_trainloop.settings import Settings
 
-__all__ = ["STEP_SUMMARY_ENV", "Written", "write_reports"]
+__all__ = ["STEP_SUMMARY_ENV", "ReportFile", "write_reports"]
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"  # GitHub Actions' job-summary file, appended to
 
 
-class Written(NamedTuple):
+class ReportFile(NamedTuple):
     """One report file: what it is, where, and why it could not be written (None: it was)."""
 
     label: str  # "html report", "markdown", "step summary": the terminal's words
@@ -58,23 +58,23 @@ def _why(exc: OSError) -> str:
     return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
 
 
-def _write(label: str, path: Path, text: str) -> Written:
+def _write(label: str, path: Path, text: str) -> ReportFile:
     try:
-        return Written(label, write_atomically(path, text.encode("utf-8")))
+        return ReportFile(label, write_atomically(path, text.encode("utf-8")))
     except OSError as exc:  # the results are written already: say so, lose nothing else
-        return Written(label, path, _why(exc))
+        return ReportFile(label, path, _why(exc))
 
 
-def _append(path: Path, text: str) -> Written:
+def _append(path: Path, text: str) -> ReportFile:
     """GitHub's job summary collects every step's Markdown: append, never replace."""
     try:
         with path.open("a", encoding="utf-8") as out:
             # A blank line apart from what an earlier step wrote, or the heading would not start
             # a line of its own.
             out.write(f"\n{text}" if out.tell() else text)
-        return Written("step summary", path)
+        return ReportFile("step summary", path)
     except OSError as exc:
-        return Written("step summary", path, _why(exc))
+        return ReportFile("step summary", path, _why(exc))
 
 
 def write_reports(
@@ -83,15 +83,15 @@ def write_reports(
     settings: Settings,
     log: EventLog | None,
     environ: Mapping[str, str] = os.environ,
-) -> list[Written]:
+) -> list[ReportFile]:
     """Write the reports the settings ask for; `log` is the run's events when this process read
     them (a plain run). Returns each report written, or not, in a fixed order."""
-    written: list[Written] = []
+    written: list[ReportFile] = []
     if settings.html_path is not None:
         try:
             page = _html(results, settings, results_file, log)
         except OSError as exc:  # an event file that cannot be read again
-            written.append(Written("html report", settings.html_path, str(exc)))
+            written.append(ReportFile("html report", settings.html_path, str(exc)))
         else:
             written.append(_write("html report", settings.html_path, page))
     step_summary = environ.get(STEP_SUMMARY_ENV) if settings.step_summary else None

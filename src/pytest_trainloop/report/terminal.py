@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from pytest_trainloop.report.files import Written
+from pytest_trainloop.report.files import ReportFile
 from pytest_trainloop.results import SUMMARY_NAME
 from pytest_trainloop.summary import Gate, Tally, usage_sums
 
@@ -82,7 +82,7 @@ def _gates_not_met(tally: Tally, gates: list[Gate]) -> list[Line]:
     return lines
 
 
-def _reports(reports: Sequence[Written]) -> list[Line]:
+def _reports(reports: Sequence[ReportFile]) -> list[Line]:
     return [
         Line(f"{r.label}: {r.path}")
         if r.error is None
@@ -99,7 +99,7 @@ def terminal_lines(
     summary_left_because: list[str],
     verbose: bool,
     *,
-    reports: Sequence[Written] = (),
+    reports: Sequence[ReportFile] = (),
 ) -> list[Line]:
     """The lines of the run's summary, after its title. `summary_left_because`: why the run
     left evaluation_summary.json as it was (a partial run), empty when it did not; `reports`:
