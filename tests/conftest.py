@@ -10,6 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
+# The browser's fixtures, for every module that opens a report page.
+from tests.browser import browser, open_page  # noqa: F401
+
 
 def documented_event(
     request_id: str | None = "req_1",

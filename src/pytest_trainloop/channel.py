@@ -7,6 +7,7 @@ rule (`_set_outcome`), for a one-event case and a batch test alike.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -19,13 +20,49 @@ from pytest_trainloop.evaluation import (
     judge_usage,
     snippets_of,
 )
-from pytest_trainloop.events import Event
+from pytest_trainloop.events import Event, EventLineError
 from pytest_trainloop.outcomes import Outcome
 from pytest_trainloop.records import BatchOutcome, CaseVerdict
 from pytest_trainloop.redact import redact
 from pytest_trainloop.suites import MetricSpec
 
 _SHOWN = 20  # a batch test's failing events listed in its report
+_CUT = 500  # characters of the prompt and the reply a failed case shows with -v (-vv: all)
+# C0 and C1 control characters but tab and newline: an escape sequence in a recorded reply
+# must not drive the terminal (colours, cursor moves, a title, a "clear screen").
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Event text as the terminal may show it: control characters as `\\x1b` escapes, and the
+    secrets this process knows masked."""
+    return redact(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+def _shown(label: str, text: str, cut: int | None) -> list[str]:
+    if cut is not None and len(text) > cut:
+        text = f"{text[:cut]}… ({len(text)} characters; -vv shows them all)"
+    body = printable(text).splitlines() or [""]
+    return [f"{label}:", *(f"    {line}" for line in body)]
+
+
+def case_details(item: pytest.Item, event: Event) -> str:
+    """A failed case's event under its reason, with -v and above, as pytest shows a test's
+    locals with -l: where it was recorded, the last user message, the reply (cut with -v,
+    whole with -vv). Empty without -v: the default report stays one line."""
+    verbosity = item.config.get_verbosity()
+    if verbosity < 1:
+        return ""
+    cut = _CUT if verbosity == 1 else None
+    lines = ["", "", f"event: {printable(str(event.source))}"]  # a blank line under the reason
+    try:
+        lines += _shown("last user message", event.prompt, cut)
+        lines += _shown("reply", event.response, cut)
+    except (EventLineError, KeyError, TypeError, AttributeError) as exc:
+        lines.append(f"(the event could not be read again: {printable(str(exc))})")
+    finally:
+        event.release()  # read again for this report only: the run keeps no parsed line
+    return "\n".join(lines)
 
 
 def tolerating_gate(spec: MetricSpec, fail_under: float | None) -> str | None:
@@ -86,7 +123,7 @@ def case_into_report(
             tolerating_gate(spec, fail_under),
             kind == "failed",
             kind == "error" and report.passed,  # else pytest's report of the raise stands
-            lambda: failure,
+            lambda: printable(failure) + case_details(item, event),
             reason or "failed",
         )
     return CaseVerdict(

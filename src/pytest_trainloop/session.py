@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from pytest_trainloop import results
+from pytest_trainloop.events import EventLog
 from pytest_trainloop.outcomes import broken_reason
 from pytest_trainloop.records import Announcement, BatchOutcome, Identity, receive
+from pytest_trainloop.report.files import ReportFile, write_reports
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import TrainloopWarning
 from pytest_trainloop.summary import Case, Gate, Tally, merge_usage
@@ -35,6 +37,7 @@ class TrainloopSession:
         self._case_counts: tuple[int, int] | None = None
         self._stopped: str | None = None  # the message of the interrupt that stopped the run
         self.gates: list[Gate] = []  # decided once at the end of the run, then printed
+        self.reports: list[ReportFile] = []  # the report files written at the end of the run
         # nodeid -> (suite, metric, event ids, events) of cases whose setup reported, so that a
         # crash can be attributed (a batch-mode test's ids from its worker)
         self._started: dict[str, tuple[str, str, tuple[str, ...], int]] = {}
@@ -203,6 +206,13 @@ class TrainloopSession:
                 reasons.append(f"--trainloop-{name} {shown}")
         return reasons
 
+    def _events(self) -> EventLog | None:
+        """The events this process read, if it did (a plain run; an xdist controller reads
+        none): the reports take the conversations from them."""
+        run = self.config.pluginmanager.getplugin("trainloop-run")
+        log = getattr(run, "log", None)
+        return log if isinstance(log, EventLog) else None
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.seen_any:
@@ -220,6 +230,7 @@ class TrainloopSession:
             self.started,
         )
         self.results_path = written.path
+        self.reports = write_reports(data, written.path, self.settings, self._events())
         if not all(g.held for g in gates) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if written.damaged_summary is not None:  # last: under -W error it raises, nothing lost
@@ -243,7 +254,13 @@ class TrainloopSession:
         left_because = self.partial if self.settings.results_path is None else []
         verbose = self.config.get_verbosity() >= 0
         lines = terminal_lines(
-            self.tally, self.gates, len(self.bad_lines), self.results_path, left_because, verbose
+            self.tally,
+            self.gates,
+            len(self.bad_lines),
+            self.results_path,
+            left_because,
+            verbose,
+            reports=self.reports,
         )
         terminalreporter.write_sep("=", TITLE)
         for line in lines:

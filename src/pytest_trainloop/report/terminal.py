@@ -6,9 +6,11 @@ that this view is tested and changed apart from pytest's reporter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from pytest_trainloop.report.files import ReportFile
 from pytest_trainloop.results import SUMMARY_NAME
 from pytest_trainloop.summary import Gate, Tally, usage_sums
 
@@ -80,6 +82,15 @@ def _gates_not_met(tally: Tally, gates: list[Gate]) -> list[Line]:
     return lines
 
 
+def _reports(reports: Sequence[ReportFile]) -> list[Line]:
+    return [
+        Line(f"{r.label}: {r.path}")
+        if r.error is None
+        else Line(f"trainloop: could not write the {r.label} {r.path}: {r.error}", ("red", "bold"))
+        for r in reports
+    ]
+
+
 def terminal_lines(
     tally: Tally,
     gates: list[Gate],
@@ -87,9 +98,12 @@ def terminal_lines(
     results_path: Path | None,
     summary_left_because: list[str],
     verbose: bool,
+    *,
+    reports: Sequence[ReportFile] = (),
 ) -> list[Line]:
     """The lines of the run's summary, after its title. `summary_left_because`: why the run
-    left evaluation_summary.json as it was (a partial run), empty when it did not."""
+    left evaluation_summary.json as it was (a partial run), empty when it did not; `reports`:
+    the report files written after the results."""
     lines = _table(tally, gates)
     lines += [Line(f"{suite}: skipped, {why}") for suite, why in sorted(tally.empty_suites.items())]
     lines.append(_overall(tally))
@@ -121,4 +135,5 @@ def terminal_lines(
                     ("yellow",),
                 )
             )
+    lines += _reports(reports)
     return lines + _gates_not_met(tally, gates)
