@@ -109,6 +109,7 @@ def main() -> None:
     settings = Settings(
         data_folder=project / "data",
         data_folder_source="bench",
+        local_folder=project / "data",
         selection=Selection(),
         fail_under=None,
         results_path=results_file,

@@ -46,7 +46,7 @@ def _html(
             log = None
     try:
         events = None if log is None else {event.id: event for event in log.events}
-        history = gather_history(settings.data_folder / "results", exclude=results_file.name)
+        history = gather_history(settings.local_folder / "results", exclude=results_file.name)
         return render_html(results, events=events, history=history)
     finally:
         if own is not None:
