@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,6 +19,9 @@ from pytest_trainloop.records import Announcement, BatchOutcome, Identity, recei
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import TrainloopWarning
 from pytest_trainloop.summary import Case, Gate, Tally, merge_usage
+
+if TYPE_CHECKING:
+    from pytest_trainloop.baseline import Compared
 
 
 class TrainloopSession:
@@ -39,6 +42,8 @@ class TrainloopSession:
         # crash can be attributed (a batch-mode test's ids from its worker)
         self._started: dict[str, tuple[str, str, tuple[str, ...], int]] = {}
         self._counted: set[str] = set()
+        self.compared: Compared | None = None  # with --trainloop-baseline, at the end of the run
+        self.baseline_error: str | None = None  # the baseline could not be read at the end
 
     # --- folding ------------------------------------------------------------------------------
 
@@ -76,6 +81,7 @@ class TrainloopSession:
             tally = self.tally.metric(suite, metric)
             tally.min_score = case.min_score
             tally.threshold = case.threshold
+            tally.max_drop = case.max_drop
         if report.when == "setup":
             if case.empty is not None:
                 self.tally.empty_suites[suite] = case.empty
@@ -212,6 +218,8 @@ class TrainloopSession:
         configuration = self._configuration()
         self.partial = self._partial(session, configuration)
         data = results.build(self.tally, gates, now, self.bad_lines, configuration, self.partial)
+        if self.settings.baseline is not None:
+            self._compare(data)
         written = results.write(
             data,
             self.settings.data_folder / "results",
@@ -220,8 +228,10 @@ class TrainloopSession:
             self.started,
         )
         self.results_path = written.path
-        if not all(g.held for g in gates) and session.exitstatus == pytest.ExitCode.OK:
+        if not data["gates_held"] and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.baseline_error is not None:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
         if written.damaged_summary is not None:  # last: under -W error it raises, nothing lost
             path = self.settings.data_folder / "results" / results.SUMMARY_NAME
             message = (
@@ -230,6 +240,20 @@ class TrainloopSession:
             )
             # Attributed to the summary file, so that the warnings summary points at it.
             warnings.warn_explicit(TrainloopWarning(message), TrainloopWarning, str(path), 1)
+
+    def _compare(self, data: dict[str, Any]) -> None:
+        """The comparison with the baseline, and its gates, into the results `data`."""
+        from pytest_trainloop import baseline
+        from pytest_trainloop.compare import ResultsFileError
+
+        s = self.settings
+        assert s.baseline is not None
+        try:
+            self.compared = baseline.apply(
+                data, s.baseline, s.alpha, s.fail_on_regression, s.max_drop
+            )
+        except ResultsFileError as exc:  # it was checked at start-up: changed during the run
+            self.baseline_error = f"{s.baseline_source}: the baseline cannot be read now: {exc}"
 
     # --- terminal -----------------------------------------------------------------------------
 
@@ -243,8 +267,16 @@ class TrainloopSession:
         left_because = self.partial if self.settings.results_path is None else []
         verbose = self.config.get_verbosity() >= 0
         lines = terminal_lines(
-            self.tally, self.gates, len(self.bad_lines), self.results_path, left_because, verbose
+            self.tally,
+            self.gates,
+            len(self.bad_lines),
+            self.results_path,
+            left_because,
+            verbose,
+            self.compared,
         )
         terminalreporter.write_sep("=", TITLE)
         for line in lines:
             terminalreporter.write_line(line.text, **dict.fromkeys(line.markup, True))
+        if self.baseline_error is not None:
+            terminalreporter.write_line(f"ERROR: {self.baseline_error}", red=True, bold=True)
