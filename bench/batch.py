@@ -15,6 +15,12 @@ with `--phases` where batch mode's time goes (bench/phases.py: when each phase e
 pytest's start-up to the end of its run), and with `--bound` the least any run inside pytest
 that checks every line could take: pytest with no test at all, plus decoding every line through
 the reader's gate alone (msgspec, no ids, no events), plus the floor script itself.
+
+With `--baseline`, the cost of comparing with a baseline instead (issue 12: at most 1.2x): a
+first batch run writes a baseline file, then batch runs without and with
+`--trainloop-baseline FILE --trainloop-fail-on-regression` alternate, round after round; the
+ratio is the median of the rounds' ratios, with their spread. (The runs compare the same events:
+every case pairs, which is the most work a comparison does.)
 """
 
 from __future__ import annotations
@@ -88,6 +94,35 @@ def timed(args: list[str], cwd: Path, check: bool = True) -> float:
     return time.perf_counter() - start
 
 
+def compare_with_baseline(
+    batch: list[str], cwd: Path, baseline: Path, args: argparse.Namespace
+) -> None:
+    """Batch runs without and with a baseline, alternated (see the module's doc)."""
+    timed([*batch, f"--trainloop-results={baseline}"], cwd)
+    with_baseline = [
+        *batch,
+        f"--trainloop-baseline={baseline}",
+        "--trainloop-fail-on-regression",
+    ]
+    plain: list[float] = []
+    compared: list[float] = []
+    for n in range(args.repeat):
+        # Which goes first alternates too: a slow minute on the shared machine hits both.
+        pair = [(plain, batch), (compared, with_baseline)]
+        for times, command in pair if n % 2 == 0 else pair[::-1]:
+            times.append(timed(command, cwd))
+    ratios = sorted(c / p for p, c in zip(plain, compared, strict=True))
+    for name, times in (("batch", plain), ("batch + baseline", compared)):
+        print(
+            f"{args.events} events, {name:16}: median {statistics.median(times):6.2f} s "
+            f"(min {min(times):.2f}, max {max(times):.2f})"
+        )
+    print(
+        f"with / without a baseline: median {statistics.median(ratios):.3f} "
+        f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -95,6 +130,7 @@ def main() -> None:
     parser.add_argument("--per-case", action="store_true")
     parser.add_argument("--phases", action="store_true")
     parser.add_argument("--bound", action="store_true")
+    parser.add_argument("--baseline", action="store_true")
     args = parser.parse_args()
     root = HERE / "bench-data" / f"cases-{args.events}"
     trainloop, floor = make_projects(root, args.events, 0)
@@ -129,6 +165,9 @@ def main() -> None:
             [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"],
             empty,
         )
+    if args.baseline:
+        compare_with_baseline(runs["batch"][0], trainloop, root / "baseline.json", args)
+        return
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeat):
         for name, (command, cwd) in runs.items():

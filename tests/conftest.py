@@ -244,3 +244,78 @@ def mixed(project: Project) -> Project:
     )
     project.metrics(MIXED_METRICS)
     return project
+
+
+# --- two runs planned to differ in known ways (a baseline, then a run), for the comparison ------
+
+PLANNED_METRICS = """
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def says_yes(event):
+    return event.response.split()[0] == "yes"
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def graded(event):
+    return float(event.response.split()[1])
+"""
+
+# Per event: (says yes, graded score) in the baseline and in the run; None: not recorded there.
+# graded passes at its default threshold, 0.5.
+Plan = dict[str, tuple[tuple[bool, float] | None, tuple[bool, float] | None]]
+PLAN: Plan = {
+    **{f"r{i:02d}": ((True, 0.8), (False, 0.3)) for i in range(1, 13)},  # both metrics fail now
+    **{f"r{i:02d}": ((False, 0.8), (True, 0.8)) for i in range(13, 15)},  # says_yes passes now
+    **{f"r{i:02d}": ((True, 0.8), (True, 0.75)) for i in range(15, 25)},  # graded a bit lower
+    **{f"r{i:02d}": ((False, 0.2), (False, 0.6)) for i in range(25, 29)},  # graded passes now
+    "r29": ((True, 0.9), None),
+    "r30": ((False, 0.1), None),
+    "r31": (None, (True, 0.9)),
+    "r32": (None, (True, 0.4)),
+}
+
+
+def planned_events(project: Project, side: int) -> None:
+    events = []
+    for event_id, sides in PLAN.items():
+        planned = sides[side]
+        if planned is not None:
+            says, score = planned
+            content = f"{'yes' if says else 'no'} {score}"
+            events.append(documented_event(event_id, tags=["t"], content=content))
+    project.events(events)
+
+
+def planned_expected(metric: str) -> dict[str, Any]:
+    """The counts of `metric`'s comparison, worked from PLAN's verdicts alone."""
+    counts = dict.fromkeys(
+        (
+            "both_passed",
+            "both_failed",
+            "newly_failed",
+            "newly_passed",
+            "only_in_run",
+            "only_in_baseline",
+        ),
+        0,
+    )
+    failed_ids, passed_ids = [], []
+    for event_id, (before, after) in PLAN.items():
+        if before is None:
+            counts["only_in_run"] += 1
+            continue
+        if after is None:
+            counts["only_in_baseline"] += 1
+            continue
+        was, now = (v[0] if metric == "says_yes" else v[1] >= 0.5 for v in (before, after))
+        if was and now:
+            counts["both_passed"] += 1
+        elif not was and not now:
+            counts["both_failed"] += 1
+        elif was:
+            counts["newly_failed"] += 1
+            failed_ids.append(event_id)
+        else:
+            counts["newly_passed"] += 1
+            passed_ids.append(event_id)
+    return {**counts, "newly_failed_ids": failed_ids, "newly_passed_ids": passed_ids}

@@ -5,97 +5,25 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
-from tests.conftest import Project, documented_event
+from tests.conftest import PLANNED_METRICS, Project, planned_events, planned_expected
 
-METRICS = """
-import pytest
-
-@pytest.mark.trainloop_suite("s", tags=["t"])
-def says_yes(event):
-    return event.response.split()[0] == "yes"
-
-@pytest.mark.trainloop_suite("s", tags=["t"])
-def graded(event):
-    return float(event.response.split()[1])
-"""
-
-# Per event: (says yes, graded score) in the baseline and in the run; None: not recorded there.
-# graded passes at its default threshold, 0.5.
-Plan = dict[str, tuple[tuple[bool, float] | None, tuple[bool, float] | None]]
-PLAN: Plan = {
-    **{f"r{i:02d}": ((True, 0.8), (False, 0.3)) for i in range(1, 13)},  # both metrics fail now
-    **{f"r{i:02d}": ((False, 0.8), (True, 0.8)) for i in range(13, 15)},  # says_yes passes now
-    **{f"r{i:02d}": ((True, 0.8), (True, 0.75)) for i in range(15, 25)},  # graded a bit lower
-    **{f"r{i:02d}": ((False, 0.2), (False, 0.6)) for i in range(25, 29)},  # graded passes now
-    "r29": ((True, 0.9), None),
-    "r30": ((False, 0.1), None),
-    "r31": (None, (True, 0.9)),
-    "r32": (None, (True, 0.4)),
-}
 SCRIPT = Path(sys.executable).with_name("pytest-trainloop")
-
-
-def _events(project: Project, side: int) -> None:
-    events = []
-    for event_id, sides in PLAN.items():
-        planned = sides[side]
-        if planned is not None:
-            says, score = planned
-            content = f"{'yes' if says else 'no'} {score}"
-            events.append(documented_event(event_id, tags=["t"], content=content))
-    project.events(events)
-
-
-def _expected(metric: str) -> dict[str, Any]:
-    """The counts, worked from PLAN's verdicts alone."""
-    counts = dict.fromkeys(
-        (
-            "both_passed",
-            "both_failed",
-            "newly_failed",
-            "newly_passed",
-            "only_in_run",
-            "only_in_baseline",
-        ),
-        0,
-    )
-    failed_ids, passed_ids = [], []
-    for event_id, (before, after) in PLAN.items():
-        if before is None:
-            counts["only_in_run"] += 1
-            continue
-        if after is None:
-            counts["only_in_baseline"] += 1
-            continue
-        was, now = (v[0] if metric == "says_yes" else v[1] >= 0.5 for v in (before, after))
-        if was and now:
-            counts["both_passed"] += 1
-        elif not was and not now:
-            counts["both_failed"] += 1
-        elif was:
-            counts["newly_failed"] += 1
-            failed_ids.append(event_id)
-        else:
-            counts["newly_passed"] += 1
-            passed_ids.append(event_id)
-    return {**counts, "newly_failed_ids": failed_ids, "newly_passed_ids": passed_ids}
 
 
 @pytest.fixture
 def two_runs(project: Project) -> tuple[Path, Path]:
     """The baseline run serially, the run with two xdist workers, each to its own file."""
-    project.metrics(METRICS)
+    project.metrics(PLANNED_METRICS)
     baseline, run = project.path / "baseline.json", project.path / "run.json"
-    _events(project, 0)
+    planned_events(project, 0)
     project.run("--trainloop", f"--trainloop-results={baseline}").assert_outcomes(
         passed=48, failed=12
     )
-    _events(project, 1)
+    planned_events(project, 1)
     project.run("--trainloop", "-n2", f"--trainloop-results={run}").assert_outcomes(
         passed=31, failed=29
     )
@@ -119,7 +47,8 @@ def test_the_comparison_counts_equal_those_worked_from_the_two_runs_verdicts(
     assert section["alpha"] == 0.05
     metrics = section["suites"]["s"]["metrics"]
     for metric in ("says_yes", "graded"):
-        assert {k: metrics[metric][k] for k in _expected(metric)} == _expected(metric), metric
+        expected = planned_expected(metric)
+        assert {k: metrics[metric][k] for k in expected} == expected, metric
     # says_yes: 12 newly failed, 2 newly passed: p = 2 * (1 + 14 + 91) / 2^14 = 0.0129.
     says_yes = metrics["says_yes"]
     assert says_yes["p_value"] == pytest.approx(212 / 16384)

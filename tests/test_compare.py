@@ -9,16 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from pytest_trainloop.compare import (
-    ResultsFileError,
-    cells,
-    compare,
-    gate_lines,
-    latest_complete,
-    newly_failed_lines,
-    read_results,
-    regression_gates,
-)
+from pytest_trainloop.compare import ResultsFileError, compare, latest_complete, read_results
+from pytest_trainloop.regression import regression_gates
+from pytest_trainloop.report.comparison import cells, gate_lines, newly_failed_lines
 from pytest_trainloop.stats import mcnemar_exact
 
 Row = tuple[str, str] | tuple[str, str, float]  # event id, verdict[, score]

@@ -101,7 +101,7 @@ def test_a_metric_carries_its_counts_bounds_and_judge_usage() -> None:
     count(tally, "s", "m", "e2", "failed", reason="rude", input="Hi", output="Go away")
     count(tally, "s", "m", "e3", "error", reason="ValueError: x")
     metric = tally.metric("s", "m")
-    metric.threshold, metric.min_score = 0.7, 0.5
+    metric.threshold, metric.min_score, metric.max_drop = 0.7, 0.5, 0.1
     metric.judge_usage = {"gpt-4o-mini": {"calls": 2}}
     built = build(tally, [], NOW, [], {}, [])["suites"]["s"]["metrics"]["m"]
     assert {k: v for k, v in built.items() if k != "details"} == {
@@ -112,6 +112,7 @@ def test_a_metric_carries_its_counts_bounds_and_judge_usage() -> None:
         "score": 0.3333,
         "threshold": 0.7,
         "min_score": 0.5,
+        "max_drop": 0.1,
         "judge_usage": {"gpt-4o-mini": {"calls": 2}},
     }
     assert [d["verdict"] for d in built["details"]] == ["passed", "failed", "error"]

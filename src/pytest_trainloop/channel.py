@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+from pytest_trainloop.baseline import MetricBaseline
 from pytest_trainloop.batch import Batch, batch_rows
 from pytest_trainloop.evaluation import (
     OUTCOME_KEY,
@@ -101,8 +102,10 @@ def case_into_report(
     spec: MetricSpec,
     event: Event,
     fail_under: float | None,
+    baseline: MetricBaseline | None = None,
 ) -> CaseVerdict:
-    """Give a one-event case's call report its outcome; the outcome as a record."""
+    """Give a one-event case's call report its outcome; the outcome as a record. `baseline`:
+    the metric's cases in the baseline, when the run has one and it has this metric."""
     outcome = item.stash.get(OUTCOME_KEY, None)
     if outcome is None:  # the metric raised: pytest's report keeps the traceback
         excinfo = call.excinfo
@@ -118,9 +121,12 @@ def case_into_report(
             if kind == "error"
             else f"{label} failed: {reason or 'the metric said no'}"
         )
+        gate = tolerating_gate(spec, fail_under)
+        if gate is None and baseline is not None:
+            gate = baseline.tolerates((event.id,))
         _set_outcome(
             report,
-            tolerating_gate(spec, fail_under),
+            gate,
             kind == "failed",
             kind == "error" and report.passed,  # else pytest's report of the raise stands
             lambda: printable(failure) + case_details(item, event),
@@ -134,6 +140,7 @@ def case_into_report(
         response,
         judge_usage(item),
         item.stash.get(VOTES_KEY, None),
+        None if baseline is None else baseline.verdict(event.id),
     )
 
 
@@ -143,9 +150,10 @@ def batch_into_report(
     batch: Batch,
     spec: MetricSpec,
     fail_under: float | None,
+    baseline: MetricBaseline | None = None,
 ) -> BatchOutcome:
     """A batch test's outcomes as a record, one row per event; and one pytest outcome for the
-    chunk."""
+    chunk. (No per-case JUnit entry in batch mode: `baseline` only tolerates.)"""
     rows, first_error = batch_rows(item, report, batch)
     outcome = BatchOutcome(rows, judge_usage(item))
     if report.failed:  # the chunk itself broke (a fixture, the loop): pytest's report stands
@@ -168,9 +176,12 @@ def batch_into_report(
             lines += ["", f"the first exception, raised on event {event_id}:", redact(str(trace))]
         return "\n".join(lines)
 
+    gate = tolerating_gate(spec, fail_under)
+    if gate is None and baseline is not None:
+        gate = baseline.tolerates(r[0] for r in failed)
     _set_outcome(
         report,
-        tolerating_gate(spec, fail_under),
+        gate,
         len(failed),
         len(errors),
         failure,

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import orjson
 
@@ -18,13 +18,11 @@ from pytest_trainloop.compare import (
     DEFAULT_ALPHA,
     ResultsFileError,
     compare,
-    gate_lines,
     latest_complete,
-    newly_failed_lines,
     read_results,
-    regression_gates,
-    table_lines,
 )
+from pytest_trainloop.regression import max_drops, regression_gates
+from pytest_trainloop.report.comparison import gate_lines, newly_failed_lines, table_lines
 
 OK, GATE_FAILED, USAGE_ERROR = 0, 1, 4
 
@@ -112,16 +110,6 @@ def _report(args: argparse.Namespace) -> int:
     return OK
 
 
-def _max_drops(run: dict[str, Any]) -> dict[tuple[str, str], float]:
-    """The markers' `max_drop=` bounds, as the run recorded them beside `min_score`."""
-    return {
-        (suite, metric): float(entry["max_drop"])
-        for suite, values in run["suites"].items()
-        for metric, entry in values["metrics"].items()
-        if isinstance(entry.get("max_drop"), (int, float))
-    }
-
-
 def _compare(args: argparse.Namespace) -> int:
     run_path = Path(args.run)
     run = read_results(run_path)
@@ -134,7 +122,7 @@ def _compare(args: argparse.Namespace) -> int:
         baseline_path = Path(args.baseline)
     baseline = read_results(baseline_path)
     comparison = compare(baseline, run, str(baseline_path), alpha=args.alpha)
-    failed = regression_gates(comparison, args.fail_on_regression, _max_drops(run))
+    failed = regression_gates(comparison, args.fail_on_regression, max_drops(run))
     if args.json:
         sys.stdout.write(orjson.dumps(comparison.as_json(), option=orjson.OPT_INDENT_2).decode())
         sys.stdout.write("\n")

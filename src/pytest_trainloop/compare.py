@@ -1,5 +1,6 @@
-"""A run against a baseline, case by case: pairing, paired statistics, regression gates, the
-terminal view. Pure (no pytest): the plugin and the `pytest-trainloop compare` script share it.
+"""A run against a baseline, case by case: reading results files, pairing, paired statistics.
+Pure (no pytest): the plugin and the `pytest-trainloop compare` script share it; the gates are
+in regression.py, the terminal view in report/comparison.py.
 
 Cases pair by (suite, metric, event id). A case passes when its verdict is "passed" (a failure
 and an error both do not). Its score is the `score` its row carries, else 1.0 when it passed
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,6 @@ from pytest_trainloop.stats import bootstrap_mean_ci, mcnemar_exact
 
 DEFAULT_ALPHA = 0.05
 RESULTS_PREFIX = "evaluation_results_"
-IDS_SHOWN = 10  # newly failed ids listed per metric in the terminal; the rest are counted
 _VERDICTS = frozenset({"passed", "failed", "error"})
 
 
@@ -382,17 +382,7 @@ def compare(
     )
 
 
-# --- gates --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FailedGate:
-    """A regression gate that did not hold; `message` is its one line for the terminal."""
-
-    name: str  # "regression" or "max_drop"
-    suite: str | None  # None for the overall --trainloop-max-drop
-    metric: str | None
-    message: str
+# --- shared by the gates and the views ----------------------------------------------------------
 
 
 def flips(stats: Stats) -> str:
@@ -400,159 +390,6 @@ def flips(stats: Stats) -> str:
     return f"-{stats.newly_failed} +{stats.newly_passed}"
 
 
-def _p(value: float) -> str:
+def p_text(value: float) -> str:
+    """A p-value as shown: three decimals, or a power of ten when smaller than 0.001."""
     return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
-
-
-def regression_gates(
-    comparison: Comparison,
-    fail_on_regression: bool,
-    max_drop: Mapping[tuple[str, str], float] | None = None,
-    overall_max_drop: float | None = None,
-) -> list[FailedGate]:
-    """The regression gates that failed, in suite and metric order.
-
-    `fail_on_regression`: every metric that `regressed`. `max_drop`, per (suite, metric), and
-    `overall_max_drop`: the paired pass rate fell by more than the bound, whatever the
-    statistics say. A metric or run with no paired case has nothing to gate.
-    """
-    failed: list[FailedGate] = []
-    alpha = comparison.alpha
-    for suite, found in comparison.suites.items():
-        for metric, stats in found.metrics.items():
-            name = f"{suite}/{metric}"
-            if fail_on_regression and stats.regressed:
-                failed.append(
-                    FailedGate("regression", suite, metric, _regression_message(name, stats, alpha))
-                )
-            bound = (max_drop or {}).get((suite, metric))
-            message = _drop_message(f"max_drop of {name}", stats, bound)
-            if message:
-                failed.append(FailedGate("max_drop", suite, metric, message))
-    message = _drop_message("--trainloop-max-drop", comparison.overall, overall_max_drop)
-    if message:
-        failed.append(FailedGate("max_drop", None, None, message))
-    return failed
-
-
-def _regression_message(name: str, stats: Stats, alpha: float) -> str:
-    line = f"regression of {name}: flips {flips(stats)}, p={_p(stats.p_value)}"
-    if stats.newly_failed > stats.newly_passed and stats.p_value < alpha:
-        return f"{line} < alpha {alpha:g}"
-    # Regressed by its interval alone: the mean score fell though the flips are not significant.
-    return (
-        f"{line}; mean score change {stats.mean_difference:+.3f}, "
-        f"{1 - alpha:.0%} interval [{stats.ci_low:+.3f}, {stats.ci_high:+.3f}] below 0"
-    )
-
-
-def _drop_message(label: str, stats: Stats, bound: float | None) -> str | None:
-    before, after = stats.baseline_score, stats.run_score
-    if bound is None or before is None or after is None:
-        return None
-    drop = before - after
-    if round(drop, 4) <= bound:  # rounded as shown, so 0.9 -> 0.85 meets a bound of 0.05
-        return None
-    return (
-        f"{label}: paired score {before:.3f} -> {after:.3f}, a drop of {drop:.3f} > {bound:g} "
-        f"(flips {flips(stats)}, p={_p(stats.p_value)})"
-    )
-
-
-# --- terminal -----------------------------------------------------------------------------------
-
-COLUMNS = ("baseline", "change", "flips", "p")
-
-
-def _printable(text: str) -> str:
-    """Names and ids come from files: no control character reaches the terminal."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def cells(stats: Stats | None) -> tuple[str, str, str, str]:
-    """A row's extra cells under COLUMNS: baseline score, change, flips, p (paired cases)."""
-    if stats is None or stats.baseline_score is None or stats.change is None:
-        return ("-", "-", "", "")  # nothing paired: a new metric, or one the baseline lacks
-    return (
-        f"{stats.baseline_score:.3f}",
-        f"{stats.change:+.3f}",
-        flips(stats),
-        _p(stats.p_value),
-    )
-
-
-def table_lines(run: Mapping[str, Any], comparison: Comparison) -> list[str]:
-    """The summary table of a run with the comparison's columns, and an overall line.
-
-    The plugin adds `cells` to its own table instead; this is the console script's table.
-    """
-    rows = [("suite", "metric", "passed/total", "score", *COLUMNS, "")]
-    run_suites: Mapping[str, Any] = run["suites"]
-    for suite, found in comparison.suites.items():
-        for metric, stats in found.metrics.items():
-            entry = run_suites.get(suite, {}).get("metrics", {}).get(metric)
-            counts = score = "-"
-            if entry is not None:
-                errors = entry.get("errors") or 0
-                counts = f"{entry.get('passed')}/{entry.get('total')}" + (
-                    f" ({errors} errors)" if errors else ""
-                )
-                if isinstance(entry.get("score"), (int, float)):
-                    score = f"{entry['score']:.3f}"
-            rows.append(
-                (
-                    _printable(suite),
-                    _printable(metric),
-                    counts,
-                    score,
-                    *cells(stats),
-                    "REGRESSED" if stats.regressed else "",
-                )
-            )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    return [*lines, overall_line(comparison)]
-
-
-def overall_line(comparison: Comparison) -> str:
-    """One line: the baseline, the paired overall scores, flips, p, and the unpaired cases."""
-    stats = comparison.overall
-    where = f"compared with {_printable(comparison.baseline_file)}"
-    if comparison.baseline_timestamp:
-        where += f" ({_printable(comparison.baseline_timestamp)})"
-    unpaired = (
-        f"{stats.only_in_run} only in this run, {stats.only_in_baseline} only in the baseline"
-    )
-    if stats.baseline_score is None or stats.run_score is None:
-        return f"{where}: no case in common; {unpaired}"
-    line = (
-        f"{where}: {stats.paired} paired cases, score {stats.baseline_score:.3f} -> "
-        f"{stats.run_score:.3f}, flips {flips(stats)}, p={_p(stats.p_value)}"
-    )
-    if stats.regressed:
-        line += ", REGRESSED"
-    return f"{line}; {unpaired}"
-
-
-def newly_failed_lines(comparison: Comparison, shown: int = IDS_SHOWN) -> list[str]:
-    """Per metric, the event ids that passed in the baseline and not now: the first `shown`,
-    then how many more. Nothing when no case newly failed."""
-    lines: list[str] = []
-    for suite, found in comparison.suites.items():
-        for metric, stats in found.metrics.items():
-            ids = stats.newly_failed_ids
-            if not ids:
-                continue
-            listed = ", ".join(_printable(i) for i in ids[:shown])
-            more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
-            lines.append(f"  {_printable(suite)}/{_printable(metric)}: {listed}{more}")
-    return ["newly failed since the baseline:", *lines] if lines else []
-
-
-def gate_lines(failed: Sequence[FailedGate]) -> list[str]:
-    """The red lines of failed regression gates, worded like the other gates' lines."""
-    return [f"trainloop gate not met: {_printable(gate.message)}" for gate in failed]

@@ -80,6 +80,7 @@ class Identity:
     batch_size: int | None = None  # a batch test's number of events
     empty: str | None = None  # a metric with nothing to evaluate: why
     empty_fails: bool = False  # ... and that fails the run
+    max_drop: float | None = None  # the marker's bound on the paired score's fall
 
     def to_properties(self) -> Properties:
         return _properties(
@@ -90,6 +91,7 @@ class Identity:
                 ("empty_fails", True if self.empty_fails else None),
                 ("threshold", self.threshold),
                 ("min_score", self.min_score),
+                ("max_drop", self.max_drop),
                 ("batch_size", self.batch_size),
                 ("event", self.event),
             ]
@@ -107,6 +109,7 @@ class Identity:
             _int(values.get("batch_size")) or None,
             None if empty is None else str(empty),
             bool(values.get("empty_fails")),
+            _bound(values.get("max_drop")),
         )
 
 
@@ -121,6 +124,9 @@ class CaseVerdict:
     output: str
     judge_usage: JudgeUsage | None = None
     judge_votes: list[Any] | None = None
+    # With --trainloop-baseline, for JUnit: the baseline's verdict of the same event ("absent":
+    # none). Not read back: the aggregating process pairs cases from the baseline's file.
+    baseline_verdict: str | None = None
 
     def to_properties(self) -> Properties:
         return _properties(
@@ -132,6 +138,7 @@ class CaseVerdict:
                 ("output", self.output),
                 ("judge_usage", self.judge_usage or None),
                 ("judge_votes", self.judge_votes),
+                ("baseline_verdict", self.baseline_verdict),
             ]
         )
 

@@ -50,6 +50,7 @@ def build(
                     "score": _round(t.score),
                     "threshold": t.threshold,
                     "min_score": t.min_score,
+                    "max_drop": t.max_drop,
                     "judge_usage": t.judge_usage,
                     # Sorted, so a run gives the same file whatever order reports arrived in.
                     "details": sorted(t.details, key=itemgetter("event_id")),

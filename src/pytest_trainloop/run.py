@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pytest_trainloop.baseline import MetricBaseline, Verdicts, read_verdicts, tolerating_label
 from pytest_trainloop.batch import Batch, by_chunk, evaluate_concurrently, run_batch
 from pytest_trainloop.channel import batch_into_report, case_into_report
 from pytest_trainloop.collect import (
@@ -84,6 +85,8 @@ class Run:
     usage_error: str = ""  # the controller's: a worker found the run's options wrong
     case_counts: tuple[int, int] | None = None  # see `_case_counts`
     froze: bool = False  # whether `gc.freeze()` is ours to undo
+    baseline_verdicts: Verdicts | None = None  # read once, when a case first needs them
+    metric_baselines: dict[tuple[str, str], MetricBaseline | None] = field(default_factory=dict)
 
     def events_log(self) -> EventLog:
         if self.log is None:
@@ -105,6 +108,26 @@ class Run:
                 self.events_log().events, spec, self.settings.selection
             )
         return chosen
+
+    def baseline_of(self, spec: MetricSpec) -> MetricBaseline | None:
+        """The metric's cases in the baseline (None: no baseline, or it lacks the metric), for
+        JUnit's baseline verdict and a regression gate's tolerance; decided once per metric.
+        Batch mode has no per-case JUnit entry: there only a gate needs the baseline."""
+        key = (spec.suite, spec.metric)
+        if key in self.metric_baselines:
+            return self.metric_baselines[key]
+        s = self.settings
+        found = None
+        if s.baseline is not None:
+            label = tolerating_label(spec.max_drop, s.fail_on_regression, s.max_drop)
+            if label is not None or s.batch_size is None:
+                if self.baseline_verdicts is None:
+                    self.baseline_verdicts = read_verdicts(s.baseline)
+                verdicts = self.baseline_verdicts.get(key)
+                if verdicts is not None:
+                    found = MetricBaseline(verdicts, label)
+        self.metric_baselines[key] = found
+        return found
 
     # --- collection -------------------------------------------------------------------------
 
@@ -211,12 +234,27 @@ class Run:
                 limit = self.settings.batch_concurrency
                 item.obj = evaluate_concurrently(item, item.obj, param, spec.threshold, limit)
             size = len(param.events)
-            return Identity(spec.suite, spec.metric, spec.threshold, spec.min_score, None, size)
+            return Identity(
+                spec.suite,
+                spec.metric,
+                spec.threshold,
+                spec.min_score,
+                None,
+                size,
+                max_drop=spec.max_drop,
+            )
         assert isinstance(param, Event)
         item.stash[CASE_KEY] = Case(spec, names, param, None)
         if asynchronous:
             item.obj = keep_returned_value(item, item.obj)
-        return Identity(spec.suite, spec.metric, spec.threshold, spec.min_score, param.id)
+        return Identity(
+            spec.suite,
+            spec.metric,
+            spec.threshold,
+            spec.min_score,
+            param.id,
+            max_drop=spec.max_drop,
+        )
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.case_counts = self._case_counts(session.items)
@@ -273,13 +311,19 @@ class Run:
             if (call.when == "call" and not report.skipped) or (
                 call.when == "setup" and report.failed
             ):
-                outcome = batch_into_report(item, report, case.batch, case.spec, fail_under)
+                baseline = self.baseline_of(case.spec)
+                outcome = batch_into_report(
+                    item, report, case.batch, case.spec, fail_under, baseline
+                )
                 sent += outcome.to_properties(as_text=self.on_worker)
             elif call.when == "setup" and self.on_worker:
                 sent += BatchEvents(tuple(event.id for event in case.batch.events)).to_properties()
         elif call.when == "call" and not report.skipped:
             assert case.event is not None
-            verdict = case_into_report(item, call, report, case.spec, case.event, fail_under)
+            baseline = self.baseline_of(case.spec)
+            verdict = case_into_report(
+                item, call, report, case.spec, case.event, fail_under, baseline
+            )
             # On the item too: JUnit XML takes a case's properties from its teardown report.
             item.user_properties.extend(verdict.to_properties())
             report.user_properties = list(item.user_properties)

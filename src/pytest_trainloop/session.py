@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +21,9 @@ from pytest_trainloop.report.files import ReportFile, write_reports
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import TrainloopWarning
 from pytest_trainloop.summary import Case, Gate, Tally, merge_usage
+
+if TYPE_CHECKING:
+    from pytest_trainloop.baseline import Compared
 
 
 class TrainloopSession:
@@ -42,6 +45,8 @@ class TrainloopSession:
         # crash can be attributed (a batch-mode test's ids from its worker)
         self._started: dict[str, tuple[str, str, tuple[str, ...], int]] = {}
         self._counted: set[str] = set()
+        self.compared: Compared | None = None  # with --trainloop-baseline, at the end of the run
+        self.baseline_error: str | None = None  # the baseline could not be read at the end
 
     # --- folding ------------------------------------------------------------------------------
 
@@ -79,6 +84,7 @@ class TrainloopSession:
             tally = self.tally.metric(suite, metric)
             tally.min_score = case.min_score
             tally.threshold = case.threshold
+            tally.max_drop = case.max_drop
         if report.when == "setup":
             if case.empty is not None:
                 self.tally.empty_suites[suite] = case.empty
@@ -222,6 +228,8 @@ class TrainloopSession:
         configuration = self._configuration()
         self.partial = self._partial(session, configuration)
         data = results.build(self.tally, gates, now, self.bad_lines, configuration, self.partial)
+        if self.settings.baseline is not None:
+            self._compare(data)
         written = results.write(
             data,
             self.settings.local_folder / "results",
@@ -231,8 +239,10 @@ class TrainloopSession:
         )
         self.results_path = written.path
         self.reports = write_reports(data, written.path, self.settings, self._events())
-        if not all(g.held for g in gates) and session.exitstatus == pytest.ExitCode.OK:
+        if not data["gates_held"] and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.baseline_error is not None:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
         if written.damaged_summary is not None:  # last: under -W error it raises, nothing lost
             path = self.settings.local_folder / "results" / results.SUMMARY_NAME
             message = (
@@ -241,6 +251,20 @@ class TrainloopSession:
             )
             # Attributed to the summary file, so that the warnings summary points at it.
             warnings.warn_explicit(TrainloopWarning(message), TrainloopWarning, str(path), 1)
+
+    def _compare(self, data: dict[str, Any]) -> None:
+        """The comparison with the baseline, and its gates, into the results `data`."""
+        from pytest_trainloop import baseline
+        from pytest_trainloop.compare import ResultsFileError
+
+        s = self.settings
+        assert s.baseline is not None
+        try:
+            self.compared = baseline.apply(
+                data, s.baseline, s.alpha, s.fail_on_regression, s.max_drop
+            )
+        except ResultsFileError as exc:  # it was checked at start-up: changed during the run
+            self.baseline_error = f"{s.baseline_source}: the baseline cannot be read now: {exc}"
 
     # --- terminal -----------------------------------------------------------------------------
 
@@ -260,8 +284,11 @@ class TrainloopSession:
             self.results_path,
             left_because,
             verbose,
+            self.compared,
             reports=self.reports,
         )
         terminalreporter.write_sep("=", TITLE)
         for line in lines:
             terminalreporter.write_line(line.text, **dict.fromkeys(line.markup, True))
+        if self.baseline_error is not None:
+            terminalreporter.write_line(f"ERROR: {self.baseline_error}", red=True, bold=True)

@@ -53,6 +53,7 @@ class MetricTally:
     metric: str
     min_score: float | None = None
     threshold: float | None = None
+    max_drop: float | None = None  # the marker's, gating the paired score against a baseline
     passed: int = 0
     failed: int = 0
     errors: int = 0

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+from pytest_trainloop.report.comparison import (
+    COLUMNS,
+    cells,
+    gate_lines,
+    newly_failed_lines,
+    overall_line,
+)
 from pytest_trainloop.report.files import ReportFile
 from pytest_trainloop.results import SUMMARY_NAME
 from pytest_trainloop.summary import Gate, Tally, usage_sums
+
+if TYPE_CHECKING:
+    from pytest_trainloop.baseline import Compared
 
 TITLE = "trainloop"
 _REASONS_SHOWN = 3
@@ -23,23 +33,35 @@ class Line(NamedTuple):
     markup: tuple[str, ...] = ()  # names of the terminal's markup: "red", "yellow", "bold"
 
 
-def _table(tally: Tally, gates: list[Gate]) -> list[Line]:
+def _table(tally: Tally, gates: list[Gate], compared: Compared | None) -> list[Line]:
+    """One row per metric; with a baseline, its columns after the score (compared on the
+    paired cases) and REGRESSED beside a metric that did."""
     by_metric = {(g.suite, g.metric): g for g in gates}
-    rows = [("suite", "metric", "passed/total", "score", "gate", "")]
+    rows: list[tuple[str, ...]] = [
+        ("suite", "metric", "passed/total", "score", *(COLUMNS if compared else ()), "gate", "")
+    ]
     for suite, tallies in tally.suites().items():
         for t in tallies:
             gate = by_metric.get((suite, t.metric))
+            status = "" if gate is None else ("held" if gate.held else "NOT MET")
+            extra: tuple[str, ...] = ()
+            if compared is not None:
+                stats = compared.comparison.metric(suite, t.metric)
+                extra = cells(stats)
+                if stats is not None and stats.regressed:
+                    status = f"{status}, REGRESSED" if status else "REGRESSED"
             rows.append(
                 (
                     suite,
                     t.metric,
                     f"{t.passed}/{t.total}" + (f" ({t.errors} errors)" if t.errors else ""),
                     "-" if t.score is None else f"{t.score:.3f}",
+                    *extra,
                     "" if gate is None else f">= {gate.bound:g}",
-                    "" if gate is None else ("held" if gate.held else "NOT MET"),
+                    status,
                 )
             )
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
         Line("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         for row in rows
@@ -98,15 +120,20 @@ def terminal_lines(
     results_path: Path | None,
     summary_left_because: list[str],
     verbose: bool,
+    compared: Compared | None = None,
     *,
     reports: Sequence[ReportFile] = (),
 ) -> list[Line]:
     """The lines of the run's summary, after its title. `summary_left_because`: why the run
-    left evaluation_summary.json as it was (a partial run), empty when it did not; `reports`:
-    the report files written after the results."""
-    lines = _table(tally, gates)
+    left evaluation_summary.json as it was (a partial run), empty when it did not. `compared`:
+    the run against its baseline (--trainloop-baseline); `reports`: the report files written
+    after the results."""
+    lines = _table(tally, gates, compared)
     lines += [Line(f"{suite}: skipped, {why}") for suite, why in sorted(tally.empty_suites.items())]
     lines.append(_overall(tally))
+    if compared is not None:
+        lines.append(Line(overall_line(compared.comparison)))
+        lines += [Line(text) for text in newly_failed_lines(compared.comparison)]
     if verbose:
         lines += _reasons(tally)
         if tally.left_out_total:
@@ -136,4 +163,7 @@ def terminal_lines(
                 )
             )
     lines += _reports(reports)
-    return lines + _gates_not_met(tally, gates)
+    lines += _gates_not_met(tally, gates)
+    if compared is not None:
+        lines += [Line(text, ("red", "bold")) for text in gate_lines(compared.failed)]
+    return lines
