@@ -28,12 +28,20 @@ from pytest_trainloop.suites import MetricSpec
 _SHOWN = 20  # a batch test's failing events listed in its report
 
 
-def tolerating_gate(spec: MetricSpec, fail_under: float | None) -> str | None:
-    """The gate on the aggregate that tolerates the metric's failing cases, if one does."""
+def tolerating_gate(
+    spec: MetricSpec, fail_under: float | None, shard: tuple[int, int] | None = None
+) -> str | None:
+    """The gate on the aggregate that tolerates the metric's failing cases, if one does.
+
+    A shard tolerates them all: whether they fail the build is for the merge of the shards to
+    decide, as the single run would (a gate, or a failing case of a metric no gate covers).
+    """
     if spec.min_score is not None:
         return f"min_score={spec.min_score:g}"
     if fail_under is not None:
         return f"--trainloop-fail-under={fail_under:g}"
+    if shard is not None:
+        return f"shard {shard[0]}/{shard[1]} (the merge decides)"
     return None
 
 
@@ -64,6 +72,7 @@ def case_into_report(
     spec: MetricSpec,
     event: Event,
     fail_under: float | None,
+    shard: tuple[int, int] | None = None,
 ) -> CaseVerdict:
     """Give a one-event case's call report its outcome; the outcome as a record."""
     outcome = item.stash.get(OUTCOME_KEY, None)
@@ -83,7 +92,7 @@ def case_into_report(
         )
         _set_outcome(
             report,
-            tolerating_gate(spec, fail_under),
+            tolerating_gate(spec, fail_under, shard),
             kind == "failed",
             kind == "error" and report.passed,  # else pytest's report of the raise stands
             lambda: failure,
@@ -106,6 +115,7 @@ def batch_into_report(
     batch: Batch,
     spec: MetricSpec,
     fail_under: float | None,
+    shard: tuple[int, int] | None = None,
 ) -> BatchOutcome:
     """A batch test's outcomes as a record, one row per event; and one pytest outcome for the
     chunk."""
@@ -133,7 +143,7 @@ def batch_into_report(
 
     _set_outcome(
         report,
-        tolerating_gate(spec, fail_under),
+        tolerating_gate(spec, fail_under, shard),
         len(failed),
         len(errors),
         failure,

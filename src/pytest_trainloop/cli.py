@@ -1,4 +1,5 @@
-"""The `pytest-trainloop` console script: works from results files, without running pytest.
+"""The `pytest-trainloop` console script: works from results files, without running pytest
+(compare two runs, report on one, merge the shards of one).
 
 Exit codes follow pytest's, so CI treats both alike: 0 all good, 1 a regression gate failed,
 4 a usage error (a bad file or argument; pytest's ExitCode.USAGE_ERROR).
@@ -7,7 +8,9 @@ Exit codes follow pytest's, so CI treats both alike: 0 all good, 1 a regression 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,6 +28,7 @@ from pytest_trainloop.compare import (
     regression_gates,
     table_lines,
 )
+from pytest_trainloop.merge import MergeError
 
 OK, GATE_FAILED, USAGE_ERROR = 0, 1, 4
 
@@ -97,6 +101,48 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--markdown", metavar="PATH", help="Also write the Markdown summary to PATH."
     )
+    merge = commands.add_parser(
+        "merge",
+        help="Merge the results files of a sharded run into the single run's.",
+        description="Merge the results files of the shards of one run (--trainloop-shard I/N, "
+        "every shard 1..N once) into the results file the run would have written on one "
+        "machine: counts, scores, gates and statistics recomputed from the cases. A complete "
+        "run updates evaluation_summary.json in the output's folder. Exit 0, 1 when a gate is "
+        "not met (or a case errored, or a metric without a gate failed a case, as a run), 4 for "
+        "shards that do not make up one run.",
+    )
+    merge.add_argument("shards", metavar="SHARD", nargs="+", help="A shard's results file.")
+    merge.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="RESULTS",
+        help="The merged results file to write; an existing folder (such as data/results) gets "
+        "evaluation_results_<UTC time>.json, as a run names its file.",
+    )
+    merge.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="Compare the merged run with a baseline results file, or 'latest': the newest "
+        "complete run in the output's folder.",
+    )
+    merge.add_argument(
+        "--alpha",
+        type=_alpha,
+        default=DEFAULT_ALPHA,
+        help=f"Significance level of the comparison (default {DEFAULT_ALPHA}).",
+    )
+    merge.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="Exit 1 when any metric regressed significantly against the baseline.",
+    )
+    merge.add_argument(
+        "--max-drop",
+        type=_alpha,
+        metavar="D",
+        help="Exit 1 when the paired overall score fell by more than D from the baseline.",
+    )
     return parser
 
 
@@ -148,6 +194,55 @@ def _compare(args: argparse.Namespace) -> int:
     return GATE_FAILED if failed else OK
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from pytest_trainloop import merge, results
+    from pytest_trainloop.report.terminal import TITLE, terminal_lines
+
+    started = time.time()
+    shards = [merge.read_shard(Path(path)) for path in args.shards]
+    merged = merge.merge(shards)
+    now = results.utc_now()
+    data = results.build(
+        merged.tally, merged.gates, now, merged.bad_lines, merged.configuration, merged.partial
+    )
+    output = Path(args.output)
+    failed = []
+    comparison_lines: list[str] = []
+    if args.baseline:
+        folder = output if output.is_dir() else output.parent
+        baseline_path = Path(args.baseline)
+        if args.baseline == "latest":
+            found = latest_complete(folder, exclude=None if output.is_dir() else output)
+            if found is None:
+                raise _UsageError(f"{folder}: no complete run to compare with")
+            baseline_path = found
+        comparison = compare(
+            read_results(baseline_path), data, str(baseline_path), alpha=args.alpha
+        )
+        data["comparison"] = comparison.as_json()
+        max_drops = {k: v for shard in shards for k, v in _max_drops(shard.data).items()}
+        failed = regression_gates(comparison, args.fail_on_regression, max_drops, args.max_drop)
+        comparison_lines = [*table_lines(data, comparison), *newly_failed_lines(comparison)]
+    if output.is_dir():  # named and summarised as a run writing to its results folder
+        written = results.write(data, output, now, None, started)
+    else:
+        written = results.write_as_run(data, output, now, started)
+    lines = terminal_lines(
+        merged.tally, merged.gates, len(merged.bad_lines), written.path, merged.partial, True
+    )
+    width = shutil.get_terminal_size().columns
+    print(f" {TITLE} ".center(width, "="))
+    for line in [*(line.text for line in lines), *comparison_lines, *gate_lines(failed)]:
+        print(line)
+    if written.damaged_summary is not None:
+        print(
+            f"trainloop: {written.path.parent / results.SUMMARY_NAME} was damaged "
+            f"({written.damaged_summary}); the trend was rebuilt from the run files",
+            file=sys.stderr,
+        )
+    return GATE_FAILED if failed or merge.exit_code(merged) else OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -156,7 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _compare(args)
         if args.command == "report":
             return _report(args)
-    except (ResultsFileError, _UsageError) as exc:
+        if args.command == "merge":
+            return _merge(args)
+    except (ResultsFileError, _UsageError, MergeError) as exc:
         print(f"pytest-trainloop {args.command}: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other

@@ -267,19 +267,19 @@ class Run:
         if case is None:
             return report
         sent = self._announcement(case.spec.suite)
-        fail_under = self.settings.fail_under
+        fail_under, shard = self.settings.fail_under, self.settings.selection.shard
         if case.batch is not None:
             # A chunk's outcomes come with its call; a fixture that broke gives them at setup.
             if (call.when == "call" and not report.skipped) or (
                 call.when == "setup" and report.failed
             ):
-                outcome = batch_into_report(item, report, case.batch, case.spec, fail_under)
+                outcome = batch_into_report(item, report, case.batch, case.spec, fail_under, shard)
                 sent += outcome.to_properties(as_text=self.on_worker)
             elif call.when == "setup" and self.on_worker:
                 sent += BatchEvents(tuple(event.id for event in case.batch.events)).to_properties()
         elif call.when == "call" and not report.skipped:
             assert case.event is not None
-            verdict = case_into_report(item, call, report, case.spec, case.event, fail_under)
+            verdict = case_into_report(item, call, report, case.spec, case.event, fail_under, shard)
             # On the item too: JUnit XML takes a case's properties from its teardown report.
             item.user_properties.extend(verdict.to_properties())
             report.user_properties = list(item.user_properties)
