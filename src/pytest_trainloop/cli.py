@@ -117,8 +117,8 @@ def _parser() -> argparse.ArgumentParser:
         "--output",
         required=True,
         metavar="RESULTS",
-        help="The merged results file to write; an existing folder (such as data/results) gets "
-        "evaluation_results_<UTC time>.json, as a run names its file.",
+        help="The merged results file to write (a .json name), or a folder such as "
+        "data/results, where it gets evaluation_results_<UTC time>.json as a run's file does.",
     )
     merge.add_argument(
         "--baseline",
@@ -206,13 +206,15 @@ def _merge(args: argparse.Namespace) -> int:
         merged.tally, merged.gates, now, merged.bad_lines, merged.configuration, merged.partial
     )
     output = Path(args.output)
+    # A folder unless named as a JSON file: a CI job's fresh checkout may not have it yet.
+    into_folder = output.is_dir() or output.suffix.lower() != ".json"
     failed = []
     comparison_lines: list[str] = []
     if args.baseline:
-        folder = output if output.is_dir() else output.parent
+        folder = output if into_folder else output.parent
         baseline_path = Path(args.baseline)
         if args.baseline == "latest":
-            found = latest_complete(folder, exclude=None if output.is_dir() else output)
+            found = latest_complete(folder, exclude=None if into_folder else output)
             if found is None:
                 raise _UsageError(f"{folder}: no complete run to compare with")
             baseline_path = found
@@ -223,7 +225,7 @@ def _merge(args: argparse.Namespace) -> int:
         max_drops = {k: v for shard in shards for k, v in _max_drops(shard.data).items()}
         failed = regression_gates(comparison, args.fail_on_regression, max_drops, args.max_drop)
         comparison_lines = [*table_lines(data, comparison), *newly_failed_lines(comparison)]
-    if output.is_dir():  # named and summarised as a run writing to its results folder
+    if into_folder:  # named and summarised as a run writing to its results folder
         written = results.write(data, output, now, None, started)
     else:
         written = results.write_as_run(data, output, now, started)
