@@ -351,3 +351,36 @@ def test_a_shard_whose_share_of_a_gated_suite_is_empty_passes_and_the_merge_hold
     assert code == 0, out
     assert merged["gates_held"] is True and merged["complete"] is True
     assert "rare: skipped" not in out
+
+
+def test_the_merge_compares_with_a_baseline_as_the_single_run_compares(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_trainloop.cli import main
+
+    project.metrics(
+        '@__import__("pytest").mark.trainloop_suite("s", tags=["t"], min_score=0.3)\n'
+        "def says_hello(event):\n"
+        '    return event.response == "Hello"\n'
+    )
+    baseline = project.path / "baseline.json"
+    project.events([documented_event(i, tags=["t"], content="Hello") for i in IDS])
+    assert project.run("--trainloop", f"--trainloop-results={baseline}").ret == 0
+    project.events(
+        [
+            documented_event(i, tags=["t"], content="Hello" if n % 2 else "Bye")
+            for n, i in enumerate(IDS)
+        ]
+    )
+    single = project.path / "single.json"
+    assert project.run("--trainloop", f"--trainloop-results={single}").ret == 0
+    _, files = _sharded(project)
+    out = project.path / "merged.json"
+    args = ["merge", *map(str, files), "-o", str(out), "--baseline", str(baseline)]
+    assert main(args) == 0  # 8 cases newly failed, but the score 0.5 holds its gate
+    assert main([*args, "--fail-on-regression"]) == 1
+    printed = capsys.readouterr().out
+    assert "trainloop gate not met: regression of s/says_hello: flips -8 +0" in printed
+    capsys.readouterr()
+    assert main(["compare", str(baseline), str(single), "--json"]) == 0
+    assert read(out)["comparison"] == orjson.loads(capsys.readouterr().out)
