@@ -117,11 +117,11 @@ def read_shard(path: Path) -> ShardFile:
             f"{path}: not a shard's results file (a run without --trainloop-shard I/N)"
         )
     index, count = (shard.get(k) if isinstance(shard, dict) else None for k in ("index", "count"))
-    _check(
-        _is_int(index) and _is_int(count) and 1 <= index <= count,  # type: ignore[operator]
-        path,
-        f"configuration.shard is {shard!r}, not {{'index': I, 'count': N}}",
-    )
+    if not (type(index) is int and type(count) is int and 1 <= index <= count):
+        raise MergeError(
+            f"{path}: not a shard's results file (configuration.shard is {shard!r}, not "
+            "{'index': I, 'count': N})"
+        )
     empties = section.get("empty_metrics")
     _check(
         isinstance(empties, list)
@@ -153,7 +153,7 @@ def read_shard(path: Path) -> ShardFile:
             for key in ("min_score", "threshold"):
                 _check(_is_bound(entry.get(key)), path, f"{where}: {key} is not a number")
             _check(_is_usage(entry.get("judge_usage", {})), path, f"{where}: judge_usage")
-    return ShardFile(path, data, index, count)  # type: ignore[arg-type]
+    return ShardFile(path, data, index, count)
 
 
 def _without_shard(data: Mapping[str, Any]) -> dict[str, Any]:
