@@ -66,12 +66,20 @@ def case_details(item: pytest.Item, event: Event) -> str:
     return "\n".join(lines)
 
 
-def tolerating_gate(spec: MetricSpec, fail_under: float | None) -> str | None:
-    """The gate on the aggregate that tolerates the metric's failing cases, if one does."""
+def tolerating_gate(
+    spec: MetricSpec, fail_under: float | None, shard: tuple[int, int] | None = None
+) -> str | None:
+    """The gate on the aggregate that tolerates the metric's failing cases, if one does.
+
+    A shard tolerates them all: whether they fail the build is for the merge of the shards to
+    decide, as the single run would (a gate, or a failing case of a metric no gate covers).
+    """
     if spec.min_score is not None:
         return f"min_score={spec.min_score:g}"
     if fail_under is not None:
         return f"--trainloop-fail-under={fail_under:g}"
+    if shard is not None:
+        return f"shard {shard[0]}/{shard[1]} (the merge decides)"
     return None
 
 
@@ -103,6 +111,7 @@ def case_into_report(
     event: Event,
     fail_under: float | None,
     baseline: MetricBaseline | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> CaseVerdict:
     """Give a one-event case's call report its outcome; the outcome as a record. `baseline`:
     the metric's cases in the baseline, when the run has one and it has this metric."""
@@ -121,7 +130,7 @@ def case_into_report(
             if kind == "error"
             else f"{label} failed: {reason or 'the metric said no'}"
         )
-        gate = tolerating_gate(spec, fail_under)
+        gate = tolerating_gate(spec, fail_under, shard)
         if gate is None and baseline is not None:
             gate = baseline.tolerates((event.id,))
         _set_outcome(
@@ -151,6 +160,7 @@ def batch_into_report(
     spec: MetricSpec,
     fail_under: float | None,
     baseline: MetricBaseline | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> BatchOutcome:
     """A batch test's outcomes as a record, one row per event; and one pytest outcome for the
     chunk. (No per-case JUnit entry in batch mode: `baseline` only tolerates.)"""
@@ -176,7 +186,7 @@ def batch_into_report(
             lines += ["", f"the first exception, raised on event {event_id}:", redact(str(trace))]
         return "\n".join(lines)
 
-    gate = tolerating_gate(spec, fail_under)
+    gate = tolerating_gate(spec, fail_under, shard)
     if gate is None and baseline is not None:
         gate = baseline.tolerates(r[0] for r in failed)
     _set_outcome(

@@ -1,4 +1,5 @@
-"""The `pytest-trainloop` console script: works from results files, without running pytest.
+"""The `pytest-trainloop` console script: works from results files, without running pytest
+(compare two runs, report on one, merge the shards of one).
 
 Exit codes follow pytest's, so CI treats both alike: 0 all good, 1 a regression gate failed,
 4 a usage error (a bad file or argument; pytest's ExitCode.USAGE_ERROR).
@@ -7,7 +8,9 @@ Exit codes follow pytest's, so CI treats both alike: 0 all good, 1 a regression 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -21,6 +24,7 @@ from pytest_trainloop.compare import (
     latest_complete,
     read_results,
 )
+from pytest_trainloop.merge import MergeError
 from pytest_trainloop.regression import max_drops, regression_gates
 from pytest_trainloop.report.comparison import gate_lines, newly_failed_lines, table_lines
 
@@ -95,6 +99,48 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--markdown", metavar="PATH", help="Also write the Markdown summary to PATH."
     )
+    merge = commands.add_parser(
+        "merge",
+        help="Merge the results files of a sharded run into the single run's.",
+        description="Merge the results files of the shards of one run (--trainloop-shard I/N, "
+        "every shard 1..N once) into the results file the run would have written on one "
+        "machine: counts, scores, gates and statistics recomputed from the cases. A complete "
+        "run updates evaluation_summary.json in the output's folder. Exit 0, 1 when a gate is "
+        "not met (or a case errored, or a metric without a gate failed a case, as a run), 4 for "
+        "shards that do not make up one run.",
+    )
+    merge.add_argument("shards", metavar="SHARD", nargs="+", help="A shard's results file.")
+    merge.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="RESULTS",
+        help="The merged results file to write (a .json name), or a folder such as "
+        "data/results, where it gets evaluation_results_<UTC time>.json as a run's file does.",
+    )
+    merge.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="Compare the merged run with a baseline results file, or 'latest': the newest "
+        "complete run in the output's folder.",
+    )
+    merge.add_argument(
+        "--alpha",
+        type=_alpha,
+        default=DEFAULT_ALPHA,
+        help=f"Significance level of the comparison (default {DEFAULT_ALPHA}).",
+    )
+    merge.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="Exit 1 when any metric regressed significantly against the baseline.",
+    )
+    merge.add_argument(
+        "--max-drop",
+        type=_alpha,
+        metavar="D",
+        help="Exit 1 when the paired overall score fell by more than D from the baseline.",
+    )
     return parser
 
 
@@ -136,6 +182,59 @@ def _compare(args: argparse.Namespace) -> int:
     return GATE_FAILED if failed else OK
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from pytest_trainloop import merge, results
+    from pytest_trainloop.report.terminal import TITLE, terminal_lines
+
+    started = time.time()
+    shards = [merge.read_shard(Path(path)) for path in args.shards]
+    merged = merge.merge(shards)
+    now = results.utc_now()
+    data = results.build(
+        merged.tally, merged.gates, now, merged.bad_lines, merged.configuration, merged.partial
+    )
+    output = Path(args.output)
+    # A folder unless named as a JSON file: a CI job's fresh checkout may not have it yet.
+    into_folder = output.is_dir() or output.suffix.lower() != ".json"
+    failed = []
+    comparison_lines: list[str] = []
+    if args.baseline:
+        from pytest_trainloop import baseline
+
+        folder = output if into_folder else output.parent
+        baseline_path = Path(args.baseline)
+        if args.baseline == "latest":
+            found = latest_complete(folder, exclude=None if into_folder else output)
+            if found is None:
+                raise _UsageError(f"{folder}: no complete run to compare with")
+            baseline_path = found
+        # As the single run does: the comparison and its gates into the results.
+        compared = baseline.apply(
+            data, baseline_path, args.alpha, args.fail_on_regression, args.max_drop
+        )
+        failed = compared.failed
+        comparison_lines = [*table_lines(data, compared.comparison)]
+        comparison_lines += newly_failed_lines(compared.comparison)
+    if into_folder:  # named and summarised as a run writing to its results folder
+        written = results.write(data, output, now, None, started)
+    else:
+        written = results.write_as_run(data, output, now, started)
+    lines = terminal_lines(
+        merged.tally, merged.gates, len(merged.bad_lines), written.path, merged.partial, True
+    )
+    width = shutil.get_terminal_size().columns
+    print(f" {TITLE} ".center(width, "="))
+    for line in [*(line.text for line in lines), *comparison_lines, *gate_lines(failed)]:
+        print(line)
+    if written.damaged_summary is not None:
+        print(
+            f"trainloop: {written.path.parent / results.SUMMARY_NAME} was damaged "
+            f"({written.damaged_summary}); the trend was rebuilt from the run files",
+            file=sys.stderr,
+        )
+    return GATE_FAILED if failed or merge.exit_code(merged) else OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -144,7 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _compare(args)
         if args.command == "report":
             return _report(args)
-    except (ResultsFileError, _UsageError) as exc:
+        if args.command == "merge":
+            return _merge(args)
+    except (ResultsFileError, _UsageError, MergeError) as exc:
         print(f"pytest-trainloop {args.command}: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other

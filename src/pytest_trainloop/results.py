@@ -314,11 +314,30 @@ def write(
     written = write_atomically(run_path, _dump(results), exclusive=True)
     if not results["complete"]:
         return Written(written, False, None)
+    return Written(written, True, _refresh_summary(results, results_dir, now, written))
+
+
+def write_as_run(results: dict[str, Any], path: Path, now: datetime, started: float) -> Written:
+    """Write a run's file at `path` of the user's choosing, and, for a complete run, refresh
+    evaluation_summary.json in its folder as a run writing there would (`pytest-trainloop
+    merge -o`: the merged shards are the complete run that no single process ran)."""
+    remove_stale_temp_files(path.parent, started)
+    written = write_atomically(path, _dump(results))
+    if not results["complete"]:
+        return Written(written, False, None)
+    return Written(written, True, _refresh_summary(results, path.parent, now, written))
+
+
+def _refresh_summary(
+    results: dict[str, Any], results_dir: Path, now: datetime, written: Path
+) -> str | None:
+    """evaluation_summary.json for a complete run's results; why the previous summary could not
+    be read, when it was damaged."""
     trend, damage = _trend(results_dir, now, results["summary"]["overall_score"], written)
     write_atomically(
         results_dir / SUMMARY_NAME, _dump(_summary(results, written, trend)), exclusive=False
     )
-    return Written(written, True, damage)
+    return damage
 
 
 def _summary(results: dict[str, Any], run_file: Path, trend: dict[str, Any]) -> dict[str, Any]:

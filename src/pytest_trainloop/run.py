@@ -305,7 +305,7 @@ class Run:
         if case is None:
             return report
         sent = self._announcement(case.spec.suite)
-        fail_under = self.settings.fail_under
+        fail_under, shard = self.settings.fail_under, self.settings.selection.shard
         if case.batch is not None:
             # A chunk's outcomes come with its call; a fixture that broke gives them at setup.
             if (call.when == "call" and not report.skipped) or (
@@ -313,7 +313,7 @@ class Run:
             ):
                 baseline = self.baseline_of(case.spec)
                 outcome = batch_into_report(
-                    item, report, case.batch, case.spec, fail_under, baseline
+                    item, report, case.batch, case.spec, fail_under, baseline, shard
                 )
                 sent += outcome.to_properties(as_text=self.on_worker)
             elif call.when == "setup" and self.on_worker:
@@ -322,7 +322,7 @@ class Run:
             assert case.event is not None
             baseline = self.baseline_of(case.spec)
             verdict = case_into_report(
-                item, call, report, case.spec, case.event, fail_under, baseline
+                item, call, report, case.spec, case.event, fail_under, baseline, shard
             )
             # On the item too: JUnit XML takes a case's properties from its teardown report.
             item.user_properties.extend(verdict.to_properties())

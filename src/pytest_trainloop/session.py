@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_trainloop import results
+from pytest_trainloop import merge, results
 from pytest_trainloop.events import EventLog
 from pytest_trainloop.outcomes import broken_reason
 from pytest_trainloop.records import Announcement, BatchOutcome, Identity, receive
@@ -41,6 +41,8 @@ class TrainloopSession:
         self._stopped: str | None = None  # the message of the interrupt that stopped the run
         self.gates: list[Gate] = []  # decided once at the end of the run, then printed
         self.reports: list[ReportFile] = []  # the report files written at the end of the run
+        # (suite, metric) -> why it had nothing to evaluate: a shard's results say (merge.py)
+        self.empty_metrics: dict[tuple[str, str], str] = {}
         # nodeid -> (suite, metric, event ids, events) of cases whose setup reported, so that a
         # crash can be attributed (a batch-mode test's ids from its worker)
         self._started: dict[str, tuple[str, str, tuple[str, ...], int]] = {}
@@ -88,6 +90,7 @@ class TrainloopSession:
         if report.when == "setup":
             if case.empty is not None:
                 self.tally.empty_suites[suite] = case.empty
+                self.empty_metrics[(suite, metric)] = case.empty
                 if case.empty_fails:
                     self.tally.must_not_be_empty[(suite, metric)] = case.empty
             elif got.batch is not None:  # a batch's fixture broke: an error per event
@@ -179,7 +182,7 @@ class TrainloopSession:
             "stepwise": bool(option("stepwise", False)),
             "batch": s.batch_size is not None,
             "batch_size": s.batch_size,
-            "shard": None,
+            "shard": merge.configuration(sel.shard),
         }
 
     def _partial(self, session: pytest.Session, configuration: dict[str, Any]) -> list[str]:
@@ -210,7 +213,8 @@ class TrainloopSession:
             if value:
                 shown = ",".join(value) if isinstance(value, list) else value
                 reasons.append(f"--trainloop-{name} {shown}")
-        return reasons
+        shard = self.settings.selection.shard
+        return [*reasons, merge.label(shard)] if shard else reasons
 
     def _events(self) -> EventLog | None:
         """The events this process read, if it did (a plain run; an xdist controller reads
@@ -224,11 +228,15 @@ class TrainloopSession:
         if not self.seen_any:
             return  # no marked metric ran: nothing to write, no exit code to change
         now = results.utc_now()
-        self.gates = gates = self.tally.gates(self.settings.fail_under)
+        shard = self.settings.selection.shard
+        # A shard decides no gate, not even not_empty on its share: the merge of the shards does.
+        self.gates = gates = [] if shard else self.tally.gates(self.settings.fail_under)
         configuration = self._configuration()
         self.partial = self._partial(session, configuration)
         data = results.build(self.tally, gates, now, self.bad_lines, configuration, self.partial)
-        if self.settings.baseline is not None:
+        if shard:  # the merge compares with a baseline, over every shard's cases
+            data.update(merge.shard_fields(shard, self.empty_metrics, self.tally.must_not_be_empty))
+        elif self.settings.baseline is not None:
             self._compare(data)
         written = results.write(
             data,
@@ -239,7 +247,7 @@ class TrainloopSession:
         )
         self.results_path = written.path
         self.reports = write_reports(data, written.path, self.settings, self._events())
-        if not data["gates_held"] and session.exitstatus == pytest.ExitCode.OK:
+        if data["gates_held"] is False and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.baseline_error is not None:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
@@ -292,3 +300,5 @@ class TrainloopSession:
             terminalreporter.write_line(line.text, **dict.fromkeys(line.markup, True))
         if self.baseline_error is not None:
             terminalreporter.write_line(f"ERROR: {self.baseline_error}", red=True, bold=True)
+        if self.settings.selection.shard:
+            terminalreporter.write_line(merge.note(self.settings.selection.shard), yellow=True)
