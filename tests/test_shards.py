@@ -61,6 +61,24 @@ def trainloop_table(stdout: str) -> list[str]:
 # --- the example project, as the README's CI recipe runs it -----------------------------------
 
 
+def readme_recipe() -> tuple[list[str], list[str]]:
+    """The README's GitHub Actions recipe: a shard job's pytest arguments (after `pytest`, with
+    `{i}` for the matrix's shard and `{n}` for the count) and the merge job's arguments (after
+    `pytest-trainloop merge`). The GitLab recipe must say the same in its own variables."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Sharding across CI machines", 1)[1].split("\n## ", 1)[0]
+    commands = [
+        line.strip().removeprefix("- run: ").removeprefix("- ") for line in section.splitlines()
+    ]
+    [shard] = {c for c in commands if c.startswith("pytest --trainloop") and "${{" in c}
+    [gitlab] = {c for c in commands if c.startswith("pytest --trainloop") and "$CI_NODE" in c}
+    merges = {c for c in commands if c.startswith("pytest-trainloop merge")}
+    assert len(merges) == 1, merges  # the same merge line in both recipes
+    github = shard.replace("${{ matrix.shard }}", "{i}").replace("/4", "/{n}")
+    assert gitlab.replace("$CI_NODE_INDEX", "{i}").replace("$CI_NODE_TOTAL", "{n}") == github
+    return github.split()[1:], merges.pop().split()[2:]
+
+
 class ExampleRuns:
     """The example project (a copy) run once serially, once with two workers, and as three
     shards in three processes at once (the CI recipe's matrix), then merged into its results
@@ -91,28 +109,34 @@ class ExampleRuns:
         )
 
     def run_all(self) -> None:
+        shard_args, merge_args = readme_recipe()
         started = {
             "single": self.pytest("single"),
             "xdist": self.pytest("xdist", "-n", "2"),
         }
         for shard in (1, 2, 3):
-            # the recipe's `-n auto` inside a shard, here in one of them (the machine is small)
-            more = ("-n", "2") if shard == 3 else ()
-            started[f"shard-{shard}"] = self.pytest(
-                f"shard-{shard}", "--trainloop-shard", f"{shard}/3", *more
-            )
+            args = [a.format(i=shard, n=3) for a in shard_args]
+            # The recipe's `-n auto` inside one shard only (this machine has two cores), and its
+            # results file named by `self.pytest` as the recipe names it.
+            at = args.index("-n")
+            args[at : at + 2] = ["-n", "2"] if shard == 3 else []
+            assert f"--trainloop-results=shard-{shard}.json" in args
+            args = [a for a in args if not a.startswith("--trainloop-results=")]
+            assert args[0] == "--trainloop"
+            started[f"shard-{shard}"] = self.pytest(f"shard-{shard}", *args[1:])
         for name, process in started.items():
             stdout, stderr = process.communicate(timeout=300)
             self.done[name] = subprocess.CompletedProcess(
                 process.args, process.returncode, stdout, stderr
             )
-        # the recipe's merge job: every shard's file, into the results folder of the project
-        self.done["merge"] = merge(
-            *sorted(p.name for p in self.folder.glob("shard-*.json")),
-            "-o",
-            "data/results",
-            cwd=self.folder,
-        )
+        # the recipe's merge job: every shard's file (its glob, expanded as a shell would),
+        # into the results folder of the project
+        expanded = [
+            name
+            for arg in merge_args
+            for name in (sorted(p.name for p in self.folder.glob(arg)) if "*" in arg else [arg])
+        ]
+        self.done["merge"] = merge(*expanded, cwd=self.folder)
 
     def results(self, name: str) -> dict[str, Any]:
         if name == "merge":
