@@ -161,7 +161,7 @@ def failing(events: Path, min_len: int) -> int:
     return count
 
 
-def no_gate(n: int, shares: list[float], repeat: int, batch: bool) -> None:
+def no_gate(n: int, shares: list[float], repeat: int, batch: bool, extra: list[str]) -> None:
     """The trainloop project without a gate: all passing against each share failing."""
     root = HERE / "bench-data" / f"cases-{n}"
     events = root / "no-gate-0" / "data" / "events"  # the all-passing project's, linked
@@ -176,7 +176,7 @@ def no_gate(n: int, shares: list[float], repeat: int, batch: bool) -> None:
             f"{n} events, {2 * n} cases, no gate, share {share:g}: min response length "
             f"{min_len}, {failing(events, min_len)} failing cases"
         )
-    args = ["--trainloop", "-p", "no:randomly", *(["--trainloop-batch"] if batch else [])]
+    args = ["--trainloop", "-p", "no:randomly", *(["--trainloop-batch"] if batch else []), *extra]
     runs: dict[float, list[tuple[float, float, float]]] = {share: [] for share in shares}
     for _ in range(repeat):  # in turn, so that the machine's drift hits every share alike
         for share in shares:
@@ -195,7 +195,8 @@ def no_gate(n: int, shares: list[float], repeat: int, batch: bool) -> None:
             cpu = [r[1] / p[1] for r, p in zip(runs[share], passing, strict=True)]
             line += (
                 f" | against all passing: wall {statistics.median(ratios):.3f} "
-                f"({min(ratios):.3f}-{max(ratios):.3f}) cpu {statistics.median(cpu):.3f}"
+                f"({min(ratios):.3f}-{max(ratios):.3f}) cpu {statistics.median(cpu):.3f} "
+                f"({min(cpu):.3f}-{max(cpu):.3f})"
             )
         print(line)
 
@@ -217,10 +218,15 @@ def main() -> None:
         help="no min_score: trainloop all passing against each --fail-share failing",
     )
     parser.add_argument("--batch", action="store_true", help="with --no-gate: batch mode")
+    parser.add_argument(
+        "--pytest-args",
+        default="",
+        help="with --no-gate: more pytest options, one string ('-p no:trainloop-failures')",
+    )
     args = parser.parse_args()
     if args.no_gate:
         for n in args.events:
-            no_gate(n, args.fail_share, args.repeat, args.batch)
+            no_gate(n, args.fail_share, args.repeat, args.batch, args.pytest_args.split())
         return
     min_len = min_len_for(args.fail_share[0])
     for n in args.events:
