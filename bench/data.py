@@ -6,7 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "tools" / "gen_events.py"
+# ../shared beside the repository, or beside the folder of worktrees a checkout may sit in
+GENERATOR = next(
+    (
+        path
+        for path in (p / "shared" / "tools" / "gen_events.py" for p in Path(__file__).parents[2:4])
+        if path.exists()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "tools" / "gen_events.py",
+)
 
 
 def generate(out: Path, events: int, *options: str) -> None:

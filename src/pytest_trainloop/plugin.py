@@ -40,9 +40,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(run, "trainloop-run")  # closed by its pytest_unconfigure
     if not on_worker:  # the aggregating process: plain run or controller
         # Imported here: every pytest run imports this module, few of them aggregate.
+        from pytest_trainloop.failures import FailuresShown
         from pytest_trainloop.session import TrainloopSession
 
         config.pluginmanager.register(TrainloopSession(config, run_settings), "trainloop-session")
+        config.pluginmanager.register(FailuresShown(config), "trainloop-failures")
 
 
 @pytest.hookimpl(tryfirst=True)
