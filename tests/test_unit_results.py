@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import os
 import stat
+import tracemalloc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from pytest_trainloop.results import (
     SUMMARY_NAME,
     build,
+    dumps,
     remove_stale_temp_files,
     write,
     write_atomically,
@@ -65,7 +68,7 @@ def test_the_same_cases_in_any_order_build_the_same_bytes() -> None:
         tally = Tally()
         for case in ordered:
             count(tally, *case)
-        built.append(orjson.dumps(build(tally, [], NOW, [], {}, [])))
+        built.append(dumps(build(tally, [], NOW, [], {}, [])))
     assert built[0] == built[1]
     results = orjson.loads(built[0])
     assert list(results["suites"]) == ["s", "t"]
@@ -408,3 +411,107 @@ def test_a_summary_of_the_wrong_shape_is_named_with_where_it_is_wrong(tmp_path: 
     for n, (summary, message) in enumerate(damaged.items()):
         folder = tmp_path / str(n)
         assert damaged_summary_says(folder, summary) == message, summary
+
+
+# --- the file as written: one case per line, streamed ------------------------------------------
+
+
+def plain_lists(results: Any) -> Any:
+    """`results` with each metric's details as a plain list (as `json.loads` of its file)."""
+    return {
+        **results,
+        "suites": {
+            name: {
+                **suite,
+                "metrics": {
+                    metric: {**values, "details": list(values["details"])}
+                    for metric, values in suite["metrics"].items()
+                },
+            }
+            for name, suite in results["suites"].items()
+        },
+    }
+
+
+def test_the_file_lists_each_case_on_a_line_of_its_own_and_reads_back_the_same() -> None:
+    tally = Tally()
+    count(tally, "s", "m", "b", "passed")
+    count(tally, "s", "m", "a", "failed", reason='no\n"really"', input="in", output="out")
+    count(tally, "s", "m", "c", "passed", score=0.75)
+    results = build(tally, [], NOW, [], {"limit": None}, [])
+    text = dumps(results)
+    assert (
+        b"""
+          "details": [
+            {"event_id":"a","verdict":"failed","reason":"no\\n\\"really\\"","input":"in","output":"out"},
+            {"event_id":"b","verdict":"passed"},
+            {"event_id":"c","verdict":"passed","score":0.75}
+          ]
+        }
+      },
+"""
+        in text
+    )
+    assert orjson.loads(text) == orjson.loads(orjson.dumps(plain_lists(results)))
+
+
+def test_everything_but_the_details_is_written_as_orjson_indents_it() -> None:
+    results = build(Tally(), [Gate("fail_under", None, None, 0.5, 1.0)], NOW, ["x:1: bad"], {}, [])
+    results["configuration"] = {"nested": {"list": [1, {"a": None}], "empty": {}}, 1: "int key"}
+    expected = orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    assert dumps(results) == expected + b"\n"
+
+
+def test_event_ids_that_need_escaping_are_written_as_valid_json() -> None:
+    ids = ['quo"te', "back\\slash", "new\nline", "ünïcode", "tab\there", "del\x7f", "\u2028", "ok"]
+    tally = Tally()
+    for event_id in ids:
+        count(tally, "s", "m", event_id, "passed")
+    count(tally, "s", "n", "plain", "passed")
+    results = build(tally, [], NOW, [], {}, [])
+    assert dumps(results) == dumps(plain_lists(results))  # each id as orjson writes it
+    written = orjson.loads(dumps(results))
+    details = written["suites"]["s"]["metrics"]["m"]["details"]
+    assert [d["event_id"] for d in details] == sorted(ids)
+    assert written["suites"]["s"]["metrics"]["n"]["details"] == [
+        {"event_id": "plain", "verdict": "passed"}
+    ]
+
+
+def test_details_given_as_a_plain_list_are_written_the_same_way() -> None:
+    # As a merge of run files builds them: lists of dicts read back from JSON.
+    tally = Tally()
+    for n in range(10_000):  # more than one block of cases
+        count(tally, "s", "m", f"e{n:05}", "passed" if n % 7 else "failed", score=n / 10_000)
+    results = build(tally, [], NOW, [], {}, [])
+    assert dumps(plain_lists(results)) == dumps(results)
+
+
+def test_the_file_is_written_piece_by_piece_never_whole_in_memory(tmp_path: Path) -> None:
+    tally = Tally()
+    for n in range(150_000):
+        count(tally, "s", "m", f"event-{n:08}", "passed")
+    results = build(tally, [], NOW, [], {}, [])
+    tracemalloc.start()
+    try:
+        written = write(results, tmp_path, NOW, None, STARTED)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    size = written.path.stat().st_size
+    assert size > 9_000_000
+    assert peak < size / 3  # a block of cases and the file's buffer
+    assert len(read_json(written.path)["suites"]["s"]["metrics"]["m"]["details"]) == 150_000
+
+
+def test_a_write_that_breaks_half_way_leaves_the_file_before_it_and_no_temporary(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.json"
+    path.write_bytes(b"the previous run's\n")
+    results = results_scoring(3, 1)
+    results["suites"]["s"]["metrics"]["m"]["details"] = [{"event_id": "e0"}, object()]
+    with pytest.raises(TypeError):
+        write(results, tmp_path, NOW, path, STARTED)
+    assert path.read_bytes() == b"the previous run's\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]

@@ -78,7 +78,7 @@ class Run:
     homes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     chosen: dict[tuple[Any, ...], Chosen] = field(default_factory=dict)
     chunks: dict[int, list[Batch]] = field(default_factory=dict)  # by id() of their selection
-    current_batch: Batch | None = None  # the chunk whose snippets are kept
+    current_batch: Batch | None = None  # the chunk whose parsed lines are kept
     announced_run: bool = False
     announced_suites: set[str] = field(default_factory=set)
     usage_error: str = ""  # the controller's: a worker found the run's options wrong
@@ -250,7 +250,7 @@ class Run:
         if batch is not None:
             if self.current_batch is not batch:  # a new chunk: the one before is done
                 if self.current_batch is not None:
-                    self.current_batch.snippets = None
+                    self.current_batch.release()
                 self.current_batch = batch
             run_batch(pyfuncitem, batch, case.spec.threshold, case.concurrent, funcargs)
         else:
