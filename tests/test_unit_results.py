@@ -478,11 +478,15 @@ def test_event_ids_that_need_escaping_are_written_as_valid_json() -> None:
     ]
 
 
-def test_details_given_as_a_plain_list_are_written_the_same_way() -> None:
+@pytest.mark.parametrize("mixed", [True, False], ids=["mixed cases", "plain passes"])
+def test_details_given_as_a_plain_list_are_written_the_same_way(mixed: bool) -> None:
     # As a merge of run files builds them: lists of dicts read back from JSON.
     tally = Tally()
     for n in range(10_000):  # more than one block of cases
-        count(tally, "s", "m", f"e{n:05}", "passed" if n % 7 else "failed", score=n / 10_000)
+        if mixed:
+            count(tally, "s", "m", f"e{n:05}", "passed" if n % 7 else "failed", score=n / 10_000)
+        else:
+            count(tally, "s", "m", f"e{n:05}", "passed")
     results = build(tally, [], NOW, [], {}, [])
     assert dumps(plain_lists(results)) == dumps(results)
 

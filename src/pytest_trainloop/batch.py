@@ -5,6 +5,7 @@ case's would be, so that the results JSON, gates and exit code are those of one 
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,11 +44,24 @@ class Batch:
     events: tuple[Event, ...]
     selection: Chosen  # the events it is a chunk of
     position: int  # its place among them
+    paused_gc: bool = False  # whether `hold` paused the garbage collector
+
+    def hold(self, concurrent: bool) -> None:
+        """The chunk's tests begin: the collector is paused until `release` (unless its metric
+        is async: a judge's calls leave much for it), as the reader pauses it. The chunk's
+        parsed lines, alive for its next metrics, were otherwise traversed by collection after
+        collection (0.1-0.3 s of a 100k-event run); what its tests leave waits one chunk."""
+        if not concurrent and gc.isenabled():
+            gc.disable()
+            self.paused_gc = True
 
     def release(self) -> None:
-        """Forget the chunk's parsed lines: its tests are done."""
+        """Forget the chunk's parsed lines, and resume the collector: its tests are done."""
         for event in self.events:
             event.release()
+        if self.paused_gc:
+            self.paused_gc = False
+            gc.enable()
 
 
 def by_chunk(
@@ -140,7 +154,7 @@ def _one_by_one(
                 append(_row(event, outcome, None))
             continue
         if value is True or value is None:
-            append(row(event.id, "passed", "", None, "", "", None))
+            append((event.id, "passed", "", None, "", "", None))  # `row`'s order, without a call
         else:
             outcome, votes = judged(item, value, threshold)
             append(_row(event, outcome, votes))

@@ -232,9 +232,15 @@ def _detail_blocks(details: Details, separator: str) -> Iterator[bytes]:
     when no event id of its block needs an escape in JSON, every other case by orjson."""
     tally, order = details.tally, details.order
     ids, scores, full = tally.ids, tally.scores, tally.full
+    between = '","verdict":"passed"}' + separator + '{"event_id":"'
     for start in range(0, len(order), _BLOCK):
         indexes = order[start : start + _BLOCK]
-        plain = _ESCAPED.search("".join([ids[i] for i in indexes])) is None
+        block_ids = [ids[i] for i in indexes]
+        plain = _ESCAPED.search("".join(block_ids)) is None
+        if plain and not tally.scored and full.keys().isdisjoint(indexes):
+            # Plain passes only, and no score: the block is one join.
+            yield ('{"event_id":"' + between.join(block_ids) + '","verdict":"passed"}').encode()
+            continue
         block: list[str] = []
         for index in indexes:
             detail = full.get(index)

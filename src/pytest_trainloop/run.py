@@ -249,9 +249,9 @@ class Run:
         batch = case.batch
         if batch is not None:
             if self.current_batch is not batch:  # a new chunk: the one before is done
-                if self.current_batch is not None:
-                    self.current_batch.release()
+                self._chunk_done()
                 self.current_batch = batch
+                batch.hold(case.concurrent)
             run_batch(pyfuncitem, batch, case.spec.threshold, case.concurrent, funcargs)
         else:
             outcome, votes = evaluate(pyfuncitem, funcargs, case.spec.threshold)
@@ -312,6 +312,13 @@ class Run:
         message = getattr(node, "workeroutput", {}).get(USAGE_ERROR)
         if message:
             self.usage_error = str(message)
+
+    @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
+    def _chunk_done(self) -> None:
+        """The chunk running is done (the tests are, or a new chunk begins)."""
+        if self.current_batch is not None:
+            self.current_batch.release()
+            self.current_batch = None
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

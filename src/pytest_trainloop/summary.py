@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -69,6 +69,7 @@ class MetricTally:
     ids: list[str] = field(default_factory=list, repr=False)
     scores: array[float] = field(default_factory=lambda: array("d"), repr=False)
     full: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+    scored: int = field(default=0, repr=False)  # plain passes with a score
 
     @property
     def total(self) -> int:
@@ -100,6 +101,7 @@ class MetricTally:
                     return
                 if type(score) is float and score == score:  # NaN and ints keep their detail
                     self.scores.append(score)
+                    self.scored += 1
                     return
         self.scores.append(_NO_SCORE)
         detail: dict[str, Any] = {"event_id": event_id, "verdict": kind}
@@ -121,6 +123,22 @@ class MetricTally:
         if judge_votes:
             detail["judge_votes"] = judge_votes
         self.full[n] = detail
+
+    def count_rows(
+        self, rows: Iterable[tuple[str, str, str, float | None, str, str, list[Any] | None]]
+    ) -> None:
+        """`count` for each row (a batch test's, in `count`'s order); a plain pass without a
+        score, most rows of a large run, is counted without a call."""
+        ids, scores, count = self.ids, self.scores, self.count
+        plain = 0
+        for row in rows:
+            if row[1] == "passed" and row[3] is None and not row[2] and not row[6]:
+                ids.append(row[0])
+                scores.append(_NO_SCORE)
+                plain += 1
+            else:
+                count(*row)
+        self.passed += plain
 
     @property
     def details(self) -> Details:
