@@ -519,3 +519,22 @@ def test_a_write_that_breaks_half_way_leaves_the_file_before_it_and_no_temporary
         write(results, tmp_path, NOW, path, STARTED)
     assert path.read_bytes() == b"the previous run's\n"
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_metrics_of_the_same_events_each_list_their_own_cases_by_event_id() -> None:
+    tally = Tally()
+    for event_id in ("e3", "e1", "e2"):
+        count(tally, "s", "a", event_id, "passed")
+        count(tally, "s", "b", event_id, "failed" if event_id == "e1" else "passed")
+    for event_id in ("e2", "e3", "e1"):  # the same ids, counted in another order
+        count(tally, "s", "c", event_id, "failed" if event_id == "e2" else "passed")
+    metrics = build(tally, [], NOW, [], {}, [])["suites"]["s"]["metrics"]
+    verdicts = {
+        name: [(d["event_id"], d["verdict"]) for d in metrics[name]["details"]]
+        for name in ("a", "b", "c")
+    }
+    assert verdicts == {
+        "a": [("e1", "passed"), ("e2", "passed"), ("e3", "passed")],
+        "b": [("e1", "failed"), ("e2", "passed"), ("e3", "passed")],
+        "c": [("e1", "passed"), ("e2", "failed"), ("e3", "passed")],
+    }

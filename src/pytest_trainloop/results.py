@@ -12,7 +12,7 @@ from typing import IO, Any, NamedTuple
 
 import orjson
 
-from pytest_trainloop.summary import Details, Gate, Tally
+from pytest_trainloop.summary import Details, Gate, MetricTally, Tally
 
 FORMAT_VERSION = 1
 RESULTS_GLOB = "evaluation_results_*.json"
@@ -39,6 +39,13 @@ def build(
     """The results JSON; `partial` says why the run did not evaluate every case its suites
     selected (empty for a complete run, the only kind that moves the summary and trend)."""
     suites: dict[str, Any] = {}
+    last: Details | None = None  # the metrics of a selection share the order of their cases
+
+    def details(metric: MetricTally) -> Details:
+        nonlocal last
+        last = metric.details_like(last)
+        return last
+
     for suite, tallies in tally.suites().items():
         suites[suite] = {
             "metrics": {
@@ -53,7 +60,7 @@ def build(
                     "judge_usage": t.judge_usage,
                     # Sorted by event id, so a run gives the same file whatever order reports
                     # arrived in; made one by one when written (a `summary.Details`).
-                    "details": t.details,
+                    "details": details(t),
                 }
                 for t in tallies
             },

@@ -145,6 +145,10 @@ class MetricTally:
         """Every case's detail, sorted by event id (as the results file lists them)."""
         return Details(self)
 
+    def details_like(self, other: Details | None) -> Details:
+        """`details`, in the order of `other` if it counted the same ids (see `Details`)."""
+        return Details(self, other)
+
     @property
     def score(self) -> float | None:
         return self.passed / self.total if self.total else None
@@ -159,11 +163,15 @@ class Details(Sequence[dict[str, Any]]):
 
     __slots__ = ("_order", "_tally")
 
-    def __init__(self, tally: MetricTally) -> None:
+    def __init__(self, tally: MetricTally, like: Details | None = None) -> None:
+        """`like`: the details of another metric; when it counted the same ids in the same
+        order (the metrics of one selection do), its order is this one's, not sorted again."""
         self._tally = tally
         ids = tally.ids
-        # Indexes in an array, not a list of ints: 8 bytes each instead of 36.
-        self._order = array("q", sorted(range(len(ids)), key=ids.__getitem__))
+        if like is not None and like.tally.ids == ids:
+            self._order = like.order
+        else:  # in an array, not a list of ints: 8 bytes each instead of 36
+            self._order = array("q", sorted(range(len(ids)), key=ids.__getitem__))
 
     @property
     def order(self) -> array[int]:
