@@ -355,9 +355,16 @@ class Run:
         )
 
     def pytest_unconfigure(self) -> None:
-        """Nothing of the run outlives it: the event files' descriptors, the frozen objects."""
+        """Nothing of the run outlives it: the event files' descriptors (and, see `thaw`, the
+        frozen objects)."""
         if self.log is not None:
             self.log.close()
+
+    def thaw(self) -> None:
+        """Undo our freezes: a cleanup of the config, registered at configure (plugin.py), so
+        that it runs after pytest's own cleanup. That one collects garbage (the
+        unraisable-exception plugin, twice at the end of a run), which over unfrozen events
+        traversed them all: 0.65 s at 1M events."""
         if self.froze:
             gc.unfreeze()
             self.froze = False
