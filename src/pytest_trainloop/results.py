@@ -7,6 +7,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -242,7 +243,8 @@ def _detail_blocks(details: Details, separator: str) -> Iterator[bytes]:
     between = '","verdict":"passed"}' + separator + '{"event_id":"'
     for start in range(0, len(order), _BLOCK):
         indexes = order[start : start + _BLOCK]
-        block_ids = [ids[i] for i in indexes]
+        # itemgetter takes them in C; one index would give the id itself, not a tuple
+        block_ids = itemgetter(*indexes)(ids) if len(indexes) > 1 else (ids[indexes[0]],)
         plain = _ESCAPED.search("".join(block_ids)) is None
         if plain and not tally.scored and full.keys().isdisjoint(indexes):
             # Plain passes only, and no score: the block is one join.

@@ -357,6 +357,7 @@ class Run:
     def pytest_unconfigure(self) -> None:
         """Nothing of the run outlives it: the event files' descriptors (and, see `thaw`, the
         frozen objects)."""
+        self._chunk_done()  # done at the session's end already, unless it never came
         if self.log is not None:
             self.log.close()
 
