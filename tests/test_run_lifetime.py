@@ -59,13 +59,11 @@ def test_a_batch_run_leaves_the_garbage_collector_running_and_no_line_parsed(
         "def second(event):\n" + stopping + "    return True\n"
     )
     assert gc.isenabled()
-    result = project.pytester.runpytest_inprocess(
+    recorded = project.pytester.inline_run(
         "--trainloop", "--trainloop-batch", "--trainloop-batch-size", "2", "-p", "no:randomly"
     )
-    assert result.ret == (pytest.ExitCode.INTERRUPTED if stop else pytest.ExitCode.OK)
+    assert recorded.ret == (pytest.ExitCode.INTERRUPTED if stop else pytest.ExitCode.OK)
     assert gc.isenabled()
-    events = [
-        item.callspec.params["event"].events
-        for item in result.reprec.getcalls("pytest_collection_finish")[0].session.items
-    ]
+    [finished] = recorded.getcalls("pytest_collection_finish")
+    events = [item.callspec.params["event"].events for item in finished.session.items]
     assert all(event._parsed is None for chunk in events for event in chunk)
