@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
+from pytest_trainloop.report.view import failing_cases, run_view
 from pytest_trainloop.results import (
     SUMMARY_NAME,
     build,
@@ -538,3 +539,16 @@ def test_metrics_of_the_same_events_each_list_their_own_cases_by_event_id() -> N
         "b": [("e1", "failed"), ("e2", "passed"), ("e3", "passed")],
         "c": [("e1", "passed"), ("e2", "failed"), ("e3", "passed")],
     }
+
+
+def test_the_report_views_read_a_run_as_built_as_they_read_its_file() -> None:
+    # The session renders its reports from the built results, whose details are made as read.
+    tally = Tally()
+    count(tally, "s", "m", "e2", "passed")
+    count(tally, "s", "m", "e1", "failed", reason="too short")
+    built = build(tally, [], NOW, [], {}, [])
+    from_memory = [(c.event_id, c.reason) for c in failing_cases(run_view(built))]
+    from_file = [
+        (c.event_id, c.reason) for c in failing_cases(run_view(orjson.loads(dumps(built))))
+    ]
+    assert from_memory == from_file == [("e1", "too short")]
