@@ -1,6 +1,6 @@
 """Benchmark: batch mode on N events against a bare orjson script doing the same checks.
 
-    python bench/batch.py [--events 100000] [--repeat 3]
+    python bench/batch.py [--events 100000] [--repeat 3] [--bound] [--phases]
 
 Two trivial metrics (response length, prompt not empty) over N generated events, all tagged
 `bench`, each run a fresh process with start-up included:
@@ -9,6 +9,10 @@ Two trivial metrics (response length, prompt not empty) over N generated events,
   metrics, writes the results JSON);
 - floor: a plain Python script that parses every line with orjson, keeps the events with an
   output, and runs the same two checks on the dicts.
+
+The two alternate, run after run (A B A B); medians of wall time, CPU time (user + system) and
+peak RSS of each, the ratios against the floor, and the size of the results file, each against
+issue 15's targets (3x the floor, 1 GiB of RSS and 150 MB of results at 1M events).
 
 Also per-case mode for comparison at the same N when `--per-case` is given (slow at 100k),
 with `--phases` where batch mode's time goes (bench/phases.py: when each phase ended, from
@@ -34,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -43,6 +48,7 @@ from cases import make_projects  # noqa: E402  (same projects as bench/cases.py)
 FLOOR_SCRIPT = """
 import sys
 from pathlib import Path
+from typing import NamedTuple
 import orjson
 
 passed = total = 0
@@ -67,6 +73,7 @@ GATE_SCRIPT = """
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 from pytest_trainloop.gate import _GATE
 
 start = time.perf_counter()
@@ -81,24 +88,55 @@ print(time.perf_counter() - start)
 """
 
 
-def timed(args: list[str], cwd: Path, check: bool = True) -> float:
+# Run in a child so that RUSAGE_CHILDREN measures exactly one process (as bench/cases.py).
+MEASURE = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[2:], cwd=sys.argv[1], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL)
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(done.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+"""
+
+TARGET_RATIO = 3.0  # issue 15: batch mode within 3x the floor, start-up included
+TARGET_RSS_MIB = 1024.0  # ... under 1 GiB of peak RSS at 1M events
+TARGET_FILE_MB_PER_MILLION = 150.0  # ... and a results file under 150 MB at 1M events
+
+
+class Measured(NamedTuple):
+    wall: float
+    cpu: float
+    rss_mib: float
+    file_mb: float  # the results file written, 0 when none
+
+
+def measured(args: list[str], cwd: Path, check: bool = True) -> Measured:
     # pytest's cache remembers every node id ever run there (200k after a per-case run of
     # bench/cases.py), and pytest reads and rewrites that list at each run: a cost of the
     # leftovers, not of batch mode.
     shutil.rmtree(cwd / ".pytest_cache", ignore_errors=True)
-    shutil.rmtree(cwd / "data" / "results", ignore_errors=True)  # 100 MB a run at 100k
-    start = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if check and done.returncode != 0:
-        raise SystemExit(f"{args} failed (exit {done.returncode})")
-    return time.perf_counter() - start
+    results = cwd / "data" / "results"
+    shutil.rmtree(results, ignore_errors=True)  # 14 MB a run at 100k
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(cwd), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    code, wall, cpu, rss_kib = out.stdout.split()
+    if check and int(code) != 0:
+        raise SystemExit(f"{args} failed (exit {code})")
+    files = list(results.glob("evaluation_results_*.json"))
+    size = files[0].stat().st_size / 1e6 if files else 0.0
+    return Measured(float(wall), float(cpu), int(rss_kib) / 1024, size)
 
 
 def compare_with_baseline(
     batch: list[str], cwd: Path, baseline: Path, args: argparse.Namespace
 ) -> None:
     """Batch runs without and with a baseline, alternated (see the module's doc)."""
-    timed([*batch, f"--trainloop-results={baseline}"], cwd)
+    measured([*batch, f"--trainloop-results={baseline}"], cwd)
     with_baseline = [
         *batch,
         f"--trainloop-baseline={baseline}",
@@ -110,7 +148,7 @@ def compare_with_baseline(
         # Which goes first alternates too: a slow minute on the shared machine hits both.
         pair = [(plain, batch), (compared, with_baseline)]
         for times, command in pair if n % 2 == 0 else pair[::-1]:
-            times.append(timed(command, cwd))
+            times.append(measured(command, cwd).wall)
     ratios = sorted(c / p for p, c in zip(plain, compared, strict=True))
     for name, times in (("batch", plain), ("batch + baseline", compared)):
         print(
@@ -168,25 +206,44 @@ def main() -> None:
     if args.baseline:
         compare_with_baseline(runs["batch"][0], trainloop, root / "baseline.json", args)
         return
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    runs_of: dict[str, list[Measured]] = {name: [] for name in runs}
+    gate_times: list[float] = []
     for _ in range(args.repeat):
         for name, (command, cwd) in runs.items():
             # pytest exits 5 when it collects no test: that run is meant to.
-            times[name].append(timed(command, cwd, check=name != "pytest, no test"))
+            runs_of[name].append(measured(command, cwd, check=name != "pytest, no test"))
         if args.bound:
             gate = [sys.executable, "gate_script.py", "data/events"]
             out = subprocess.run(gate, cwd=floor, capture_output=True, text=True, check=True)
-            times.setdefault("gate loop only", []).append(float(out.stdout))
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    for name, median in medians.items():
-        print(f"{args.events} events, {name:15}: median {median:6.2f} s")
-    floor_median = medians["orjson floor"]
-    print(f"batch / orjson floor: {medians['batch'] / floor_median:.2f}")
+            gate_times.append(float(out.stdout))
+    medians = {
+        name: Measured(*(statistics.median(values) for values in zip(*m, strict=True)))
+        for name, m in runs_of.items()
+    }
+    for name, m in medians.items():
+        walls = " ".join(f"{r.wall:.2f}" for r in runs_of[name])
+        print(
+            f"{args.events} events, {name:15}: median wall {m.wall:6.2f} s, cpu {m.cpu:6.2f} s, "
+            f"peak rss {m.rss_mib:6.0f} MiB (walls: {walls})"
+        )
+    batch, floor_run = medians["batch"], medians["orjson floor"]
+    file_target = TARGET_FILE_MB_PER_MILLION * args.events / 1e6
+    print(
+        f"batch / orjson floor: wall {batch.wall / floor_run.wall:.2f}, "
+        f"cpu {batch.cpu / floor_run.cpu:.2f} (target {TARGET_RATIO:.0f}x)\n"
+        f"batch peak rss {batch.rss_mib:.0f} MiB (target at 1M events: {TARGET_RSS_MIB:.0f})\n"
+        f"results file {batch.file_mb:.1f} MB (target {file_target:.1f} MB: 150 MB at 1M events)"
+    )
     if args.bound:
-        bound = medians["pytest, no test"] + medians["gate loop only"] + floor_median
+        gate_median = statistics.median(gate_times)
+        print(f"{args.events} events, gate loop only : median {gate_median:6.2f} s")
+        bound = medians["pytest, no test"].wall + gate_median + floor_run.wall
         print(
             f"least a checking run inside pytest could take: {bound:.2f} s, "
-            f"{bound / floor_median:.2f} x the floor"
+            f"{bound / floor_run.wall:.2f} x the floor; the {TARGET_RATIO:.0f}x target leaves "
+            f"{TARGET_RATIO * floor_run.wall - bound:.2f} s above it for everything else (ids, "
+            f"events, the metrics' own parse and calls, outcomes, the results file); batch mode "
+            f"took {batch.wall - bound:.2f} s"
         )
     if args.phases:
         command, cwd = runs["batch"]

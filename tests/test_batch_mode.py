@@ -323,3 +323,26 @@ def test_plain():
             "*::test_plain PASSED*",
         ]
     )
+
+
+def test_each_events_line_is_parsed_once_for_all_the_metrics_of_its_chunk(
+    project: Project,
+) -> None:
+    project.events([documented_event(f"e{i}", tags=["t"]) for i in range(5)])
+    project.metrics("""
+import pytest
+
+SEEN = {}
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def first(event):
+    SEEN[event.id] = event.raw
+
+@pytest.mark.trainloop_suite("s", tags=["t"])
+def second(event):
+    return event.raw is SEEN[event.id], "parsed again"
+""")
+    result = project.run("--trainloop", "--trainloop-batch", "--trainloop-batch-size", "2")
+    result.assert_outcomes(passed=6)
+    second = project.results()["suites"]["s"]["metrics"]["second"]
+    assert (second["passed"], second["failed"]) == (5, 0)

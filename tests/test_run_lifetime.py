@@ -6,6 +6,8 @@ import gc
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Project, documented_event
 
 METRICS = """
@@ -43,3 +45,25 @@ def test_two_runs_in_one_process_leave_no_descriptor_open_and_nothing_frozen(
         assert _descriptors_into(project.data) == []
         assert gc.get_freeze_count() == frozen_before
     assert project.results()["summary"]["total"] == 6
+
+
+@pytest.mark.parametrize("stop", [False, True], ids=["to the end", "stopped by pytest.exit"])
+def test_a_batch_run_leaves_the_garbage_collector_running_and_no_line_parsed(
+    project: Project, stop: bool
+) -> None:
+    # Batch mode pauses the collector while a chunk's tests run, and keeps its lines parsed.
+    project.events([documented_event(f"req_{n}") for n in range(5)])
+    stopping = '    if event.id == "req_3":\n        pytest.exit("enough")\n' if stop else ""
+    project.metrics(
+        METRICS + '\n\n@pytest.mark.trainloop_suite("s", tags=["greeting"])\n'
+        "def second(event):\n" + stopping + "    return True\n"
+    )
+    assert gc.isenabled()
+    recorded = project.pytester.inline_run(
+        "--trainloop", "--trainloop-batch", "--trainloop-batch-size", "2", "-p", "no:randomly"
+    )
+    assert recorded.ret == (pytest.ExitCode.INTERRUPTED if stop else pytest.ExitCode.OK)
+    assert gc.isenabled()
+    [finished] = recorded.getcalls("pytest_collection_finish")
+    events = [item.callspec.params["event"].events for item in finished.session.items]
+    assert all(event._parsed is None for chunk in events for event in chunk)

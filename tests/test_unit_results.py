@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import os
 import stat
+import tracemalloc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
+from pytest_trainloop.report.view import failing_cases, run_view
 from pytest_trainloop.results import (
     SUMMARY_NAME,
     build,
+    dumps,
     remove_stale_temp_files,
     write,
     write_atomically,
@@ -65,7 +69,7 @@ def test_the_same_cases_in_any_order_build_the_same_bytes() -> None:
         tally = Tally()
         for case in ordered:
             count(tally, *case)
-        built.append(orjson.dumps(build(tally, [], NOW, [], {}, [])))
+        built.append(dumps(build(tally, [], NOW, [], {}, [])))
     assert built[0] == built[1]
     results = orjson.loads(built[0])
     assert list(results["suites"]) == ["s", "t"]
@@ -409,3 +413,143 @@ def test_a_summary_of_the_wrong_shape_is_named_with_where_it_is_wrong(tmp_path: 
     for n, (summary, message) in enumerate(damaged.items()):
         folder = tmp_path / str(n)
         assert damaged_summary_says(folder, summary) == message, summary
+
+
+# --- the file as written: one case per line, streamed ------------------------------------------
+
+
+def plain_lists(results: Any) -> Any:
+    """`results` with each metric's details as a plain list (as `json.loads` of its file)."""
+    return {
+        **results,
+        "suites": {
+            name: {
+                **suite,
+                "metrics": {
+                    metric: {**values, "details": list(values["details"])}
+                    for metric, values in suite["metrics"].items()
+                },
+            }
+            for name, suite in results["suites"].items()
+        },
+    }
+
+
+def test_the_file_lists_each_case_on_a_line_of_its_own_and_reads_back_the_same() -> None:
+    tally = Tally()
+    count(tally, "s", "m", "b", "passed")
+    count(tally, "s", "m", "a", "failed", reason='no\n"really"', input="in", output="out")
+    count(tally, "s", "m", "c", "passed", score=0.75)
+    results = build(tally, [], NOW, [], {"limit": None}, [])
+    text = dumps(results)
+    assert (
+        b"""
+          "details": [
+            {"event_id":"a","verdict":"failed","reason":"no\\n\\"really\\"","input":"in","output":"out"},
+            {"event_id":"b","verdict":"passed"},
+            {"event_id":"c","verdict":"passed","score":0.75}
+          ]
+        }
+      },
+"""
+        in text
+    )
+    assert orjson.loads(text) == orjson.loads(orjson.dumps(plain_lists(results)))
+
+
+def test_everything_but_the_details_is_written_as_orjson_indents_it() -> None:
+    results = build(Tally(), [Gate("fail_under", None, None, 0.5, 1.0)], NOW, ["x:1: bad"], {}, [])
+    results["configuration"] = {"nested": {"list": [1, {"a": None}], "empty": {}}, 1: "int key"}
+    expected = orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    assert dumps(results) == expected + b"\n"
+
+
+def test_event_ids_that_need_escaping_are_written_as_valid_json() -> None:
+    ids = ['quo"te', "back\\slash", "new\nline", "ünïcode", "tab\there", "del\x7f", "\u2028", "ok"]
+    tally = Tally()
+    for event_id in ids:
+        count(tally, "s", "m", event_id, "passed")
+    count(tally, "s", "n", "plain", "passed")
+    results = build(tally, [], NOW, [], {}, [])
+    assert dumps(results) == dumps(plain_lists(results))  # each id as orjson writes it
+    written = orjson.loads(dumps(results))
+    details = written["suites"]["s"]["metrics"]["m"]["details"]
+    assert [d["event_id"] for d in details] == sorted(ids)
+    assert written["suites"]["s"]["metrics"]["n"]["details"] == [
+        {"event_id": "plain", "verdict": "passed"}
+    ]
+
+
+@pytest.mark.parametrize("mixed", [True, False], ids=["mixed cases", "plain passes"])
+def test_details_given_as_a_plain_list_are_written_the_same_way(mixed: bool) -> None:
+    # As a merge of run files builds them: lists of dicts read back from JSON.
+    tally = Tally()
+    for n in range(10_000):  # more than one block of cases
+        if mixed:
+            count(tally, "s", "m", f"e{n:05}", "passed" if n % 7 else "failed", score=n / 10_000)
+        else:
+            count(tally, "s", "m", f"e{n:05}", "passed")
+    results = build(tally, [], NOW, [], {}, [])
+    assert dumps(plain_lists(results)) == dumps(results)
+
+
+def test_the_file_is_written_piece_by_piece_never_whole_in_memory(tmp_path: Path) -> None:
+    tally = Tally()
+    for n in range(150_000):
+        count(tally, "s", "m", f"event-{n:08}", "passed")
+    results = build(tally, [], NOW, [], {}, [])
+    tracemalloc.start()
+    try:
+        written = write(results, tmp_path, NOW, None, STARTED)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    size = written.path.stat().st_size
+    assert size > 9_000_000
+    assert peak < size / 3  # a block of cases and the file's buffer
+    assert len(read_json(written.path)["suites"]["s"]["metrics"]["m"]["details"]) == 150_000
+
+
+def test_a_write_that_breaks_half_way_leaves_the_file_before_it_and_no_temporary(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.json"
+    path.write_bytes(b"the previous run's\n")
+    results = results_scoring(3, 1)
+    results["suites"]["s"]["metrics"]["m"]["details"] = [{"event_id": "e0"}, object()]
+    with pytest.raises(TypeError):
+        write(results, tmp_path, NOW, path, STARTED)
+    assert path.read_bytes() == b"the previous run's\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_metrics_of_the_same_events_each_list_their_own_cases_by_event_id() -> None:
+    tally = Tally()
+    for event_id in ("e3", "e1", "e2"):
+        count(tally, "s", "a", event_id, "passed")
+        count(tally, "s", "b", event_id, "failed" if event_id == "e1" else "passed")
+    for event_id in ("e2", "e3", "e1"):  # the same ids, counted in another order
+        count(tally, "s", "c", event_id, "failed" if event_id == "e2" else "passed")
+    metrics = build(tally, [], NOW, [], {}, [])["suites"]["s"]["metrics"]
+    verdicts = {
+        name: [(d["event_id"], d["verdict"]) for d in metrics[name]["details"]]
+        for name in ("a", "b", "c")
+    }
+    assert verdicts == {
+        "a": [("e1", "passed"), ("e2", "passed"), ("e3", "passed")],
+        "b": [("e1", "failed"), ("e2", "passed"), ("e3", "passed")],
+        "c": [("e1", "passed"), ("e2", "failed"), ("e3", "passed")],
+    }
+
+
+def test_the_report_views_read_a_run_as_built_as_they_read_its_file() -> None:
+    # The session renders its reports from the built results, whose details are made as read.
+    tally = Tally()
+    count(tally, "s", "m", "e2", "passed")
+    count(tally, "s", "m", "e1", "failed", reason="too short")
+    built = build(tally, [], NOW, [], {}, [])
+    from_memory = [(c.event_id, c.reason) for c in failing_cases(run_view(built))]
+    from_file = [
+        (c.event_id, c.reason) for c in failing_cases(run_view(orjson.loads(dumps(built))))
+    ]
+    assert from_memory == from_file == [("e1", "too short")]

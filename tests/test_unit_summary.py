@@ -293,3 +293,44 @@ def test_adding_a_case_counts_it_in_its_metric() -> None:
             "output": "Yo",
         }
     ]
+
+
+# --- the details, kept compact ------------------------------------------------------------------
+
+
+def test_details_list_every_case_by_event_id_ties_in_the_order_counted() -> None:
+    tally = MetricTally("s", "m")
+    counted(tally, "passed", "b")
+    counted(tally, "failed", "a", reason="no", input="i", output="o")
+    counted(tally, "passed", "c", score=0.5)
+    counted(tally, "error", "b", reason="boom")
+    assert list(tally.details) == [
+        {"event_id": "a", "verdict": "failed", "reason": "no", "input": "i", "output": "o"},
+        {"event_id": "b", "verdict": "passed"},
+        {"event_id": "b", "verdict": "error", "reason": "boom", "input": "", "output": ""},
+        {"event_id": "c", "verdict": "passed", "score": 0.5},
+    ]
+    assert tally.details[1:3] == list(tally.details)[1:3]
+    assert len(tally.details) == 4
+
+
+def test_a_plain_pass_is_kept_without_a_dict_of_its_own() -> None:
+    tally = MetricTally("s", "m")
+    for n in range(1000):
+        counted(tally, "passed", f"e{n}", score=None if n % 2 else 1.0)
+    counted(tally, "failed", "x")
+    # Only the failure has a detail of its own; the passes are an id and a score each.
+    assert list(tally.full) == [1000]
+    assert tally.details[0] == {"event_id": "e0", "verdict": "passed", "score": 1.0}
+    assert tally.details[1] == {"event_id": "e1", "verdict": "passed"}
+
+
+def test_a_score_that_is_not_a_plain_float_is_kept_as_it_was_given() -> None:
+    # NaN has no JSON number and an int is not written as a float: both keep their detail.
+    tally = MetricTally("s", "m")
+    counted(tally, "passed", "a", score=1)
+    counted(tally, "passed", "b", score=float("nan"))
+    first, second = tally.details
+    assert first == {"event_id": "a", "verdict": "passed", "score": 1}
+    assert type(first["score"]) is int
+    assert second["score"] != second["score"]  # NaN, as given

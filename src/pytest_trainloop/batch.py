@@ -5,7 +5,8 @@ case's would be, so that the results JSON, gates and exit code are those of one 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from pytest_trainloop.evaluation import (
     call_metric,
     judged,
     raised,
+    returned,
     snippets_of,
 )
 from pytest_trainloop.events import Event
@@ -34,14 +36,32 @@ class Batch:
     """The `event` parameter of a batch-mode test: one chunk of a selection's events.
 
     Every metric with the same selection gets the same chunks, and their tests run one after
-    another (see `by_chunk`), so that a chunk's detail snippets are cut once for all of them
-    and held only while its tests run.
+    another (see `by_chunk`), so that each event's line is parsed once for all of them: the
+    parsed lines are kept while the chunk's tests run and released when the next chunk starts
+    (`release`).
     """
 
     events: tuple[Event, ...]
     selection: Chosen  # the events it is a chunk of
     position: int  # its place among them
-    snippets: list[tuple[str, str]] | None = None  # each event's prompt and response, cut
+    paused_gc: bool = False  # whether `hold` paused the garbage collector
+
+    def hold(self, concurrent: bool) -> None:
+        """The chunk's tests begin: the collector is paused until `release` (unless its metric
+        is async: a judge's calls leave much for it), as the reader pauses it. The chunk's
+        parsed lines, alive for its next metrics, were otherwise traversed by collection after
+        collection (0.1-0.3 s of a 100k-event run); what its tests leave waits one chunk."""
+        if not concurrent and gc.isenabled():
+            gc.disable()
+            self.paused_gc = True
+
+    def release(self) -> None:
+        """Forget the chunk's parsed lines, and resume the collector: its tests are done."""
+        for event in self.events:
+            event.release()
+        if self.paused_gc:
+            self.paused_gc = False
+            gc.enable()
 
 
 def by_chunk(
@@ -79,49 +99,65 @@ def run_batch(
 ) -> None:
     """The metric on every event of the chunk, each outcome kept as a case would keep it.
 
-    A sync metric's events are evaluated one by one, an async metric's several at a time. Each
-    event is parsed, used and dropped at once: parsing a line again costs less than keeping a
-    chunk of parsed lines alive (fresh memory for each, and the collector traverses them all,
-    measured on 100k events). The snippets are cut by the chunk's first metric and reused by
-    the others.
+    A sync metric's events are evaluated one by one, an async metric's several at a time. A
+    sync metric leaves each event's line parsed for the chunk's next metrics (the chunk's lines
+    are parsed once, and released by the caller when the next chunk starts); an async metric
+    releases each event as it is done, having at most `limit` in flight. Only failures and
+    errors cut their event's prompt and response for the results: a passed case keeps its id,
+    verdict and score.
     """
-    evaluated: Iterable[_Evaluated]
+    rows: list[Row] = []
     if concurrent:
         call_metric(item, funcargs)  # `evaluate_concurrently`'s coroutine: the whole chunk
-        chunk = item.stash[_CHUNK_KEY]
+        chunk: list[_Evaluated] = item.stash[_CHUNK_KEY]
         del item.stash[_CHUNK_KEY]
-        evaluated = chunk
+        for event, outcome, votes in chunk:
+            if outcome is not None:
+                rows.append(_row(event, outcome, votes))
     else:
-        evaluated = _one_by_one(item, batch, threshold, funcargs)
-    first = batch.snippets is None
-    snippets = batch.snippets = batch.snippets or []
-    rows: list[Row] = []
-    for n, (event, outcome, votes) in enumerate(evaluated):
-        if first:
-            snippets.append(snippets_of(event))
-        prompt, response = snippets[n]
-        event.release()
-        if outcome is not None:
-            rows.append(
-                row(event.id, outcome.kind, outcome.reason, outcome.score, prompt, response, votes)
-            )
+        _one_by_one(item, batch, threshold, funcargs, rows)
     item.stash[BATCH_RESULTS_KEY] = rows
 
 
+def _row(event: Event, outcome: Outcome, votes: list[list[object]] | None) -> Row:
+    if outcome.kind == "passed":
+        return row(event.id, "passed", outcome.reason, outcome.score, "", "", votes)
+    prompt, response = snippets_of(event)
+    return row(event.id, outcome.kind, outcome.reason, outcome.score, prompt, response, votes)
+
+
 def _one_by_one(
-    item: pytest.Function, batch: Batch, threshold: float, funcargs: dict[str, Any]
-) -> Iterator[_Evaluated]:
-    """A sync metric on the chunk's events, each evaluated as the caller asks for it."""
+    item: pytest.Function,
+    batch: Batch,
+    threshold: float,
+    funcargs: dict[str, Any],
+    rows: list[Row],
+) -> None:
+    """A sync metric on the chunk's events, one after another, each outcome's row appended.
+
+    The loop runs once per event and case (100k times in a large run): a plain `True` or `None`
+    goes straight to its row.
+    """
+    function = item.obj
+    append = rows.append
     for event in batch.events:
         funcargs[EVENT_ARG] = event
         try:
-            value = call_metric(item, funcargs)
+            value = function(**funcargs)
+            if type(value) is not bool:
+                value = returned(item, value)
         except STOPS_THE_RUN:
             raise
         except BaseException as exc:  # this event's outcome; the others still run
-            yield _raised_on(item, event, exc)
+            _, outcome, _ = _raised_on(item, event, exc)
+            if outcome is not None:
+                append(_row(event, outcome, None))
+            continue
+        if value is True or value is None:
+            append((event.id, "passed", "", None, "", "", None))  # `row`'s order, without a call
         else:
-            yield event, *judged(item, value, threshold)
+            outcome, votes = judged(item, value, threshold)
+            append(_row(event, outcome, votes))
 
 
 def _raised_on(item: pytest.Function, event: Event, exc: BaseException) -> _Evaluated:
@@ -175,6 +211,8 @@ def batch_rows(
     """A batch test's rows, one per event it evaluated, and the chunk's first error (the event's
     id and the exception) if a metric raised one."""
     rows = item.stash.get(BATCH_RESULTS_KEY, None)
+    if rows is not None:
+        del item.stash[BATCH_RESULTS_KEY]  # the item lives to the end of the session
     first_error = item.stash.get(_FIRST_ERROR_KEY, None)
     if first_error is not None:
         del item.stash[_FIRST_ERROR_KEY]  # it holds the frames, and their locals, alive

@@ -46,6 +46,13 @@ def call_metric(item: pytest.Function, funcargs: dict[str, Any]) -> object:
     value = item.obj(**funcargs)
     if type(value) is bool:  # the commonest return, and not a coroutine
         return value
+    return returned(item, value)
+
+
+def returned(item: pytest.Function, value: object) -> object:
+    """What the metric of `item` came to when its call returned `value`: an async metric that
+    no async plugin has taken is run here, and one that a plugin ran left its verdict in the
+    item's stash."""
     if inspect.iscoroutine(value):  # an async metric that no async plugin has taken
         import asyncio  # only then: asyncio costs ~13 ms to import
 

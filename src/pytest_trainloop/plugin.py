@@ -38,6 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     on_worker = hasattr(config, "workerinput")
     run = config.stash[RUN_KEY] = Run(run_settings, on_worker)
     config.pluginmanager.register(run, "trainloop-run")  # closed by its pytest_unconfigure
+    config.add_cleanup(run.thaw)  # now: cleanups run last registered first
     if not on_worker:  # the aggregating process: plain run or controller
         # Imported here: every pytest run imports this module, few of them aggregate.
         from pytest_trainloop.failures import FailuresShown

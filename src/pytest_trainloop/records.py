@@ -180,6 +180,13 @@ class BatchOutcome:
         return cls(rows, usage if isinstance(usage, dict) else None)
 
 
+def without_batch_rows(properties: Properties) -> Properties:
+    """A report's properties without its batch rows: once folded, they are dropped from the
+    report, which pytest keeps to the end of the session (a million events' rows: 200+ MB)."""
+    name = PREFIX + "batch_results"
+    return [entry for entry in properties if entry[0] != name]
+
+
 @dataclass(frozen=True, slots=True)
 class BatchEvents:
     """A batch test's event ids, sent by a worker at setup: should it die in the chunk, the

@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import orjson
 
-from pytest_trainloop.summary import Gate, Tally
+from pytest_trainloop.summary import Details, Gate, MetricTally, Tally
 
 FORMAT_VERSION = 1
 RESULTS_GLOB = "evaluation_results_*.json"
@@ -39,6 +40,13 @@ def build(
     """The results JSON; `partial` says why the run did not evaluate every case its suites
     selected (empty for a complete run, the only kind that moves the summary and trend)."""
     suites: dict[str, Any] = {}
+    last: Details | None = None  # the metrics of a selection share the order of their cases
+
+    def details(metric: MetricTally) -> Details:
+        nonlocal last
+        last = metric.details_like(last)
+        return last
+
     for suite, tallies in tally.suites().items():
         suites[suite] = {
             "metrics": {
@@ -52,8 +60,9 @@ def build(
                     "min_score": t.min_score,
                     "max_drop": t.max_drop,
                     "judge_usage": t.judge_usage,
-                    # Sorted, so a run gives the same file whatever order reports arrived in.
-                    "details": sorted(t.details, key=itemgetter("event_id")),
+                    # Sorted by event id, so a run gives the same file whatever order reports
+                    # arrived in; made one by one when written (a `summary.Details`).
+                    "details": details(t),
                 }
                 for t in tallies
             },
@@ -127,12 +136,20 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> Path:
     With `exclusive`, an existing file is never replaced: `name_2.json`, `name_3.json`, ... are
     tried instead (two runs in the same second both keep their results).
     """
+    return stream_atomically(path, lambda out: out.write(data), exclusive)
+
+
+def stream_atomically(
+    path: Path, write: Callable[[IO[bytes]], object], exclusive: bool = False
+) -> Path:
+    """`write_atomically` for a file written piece by piece: `write` is given the temporary
+    file, and the file takes its place only once `write` returned."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX)
     os.fchmod(fd, _NEW_FILE_MODE)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        with os.fdopen(fd, "wb", buffering=_BUFFER) as out:
+            write(out)
         if not exclusive:
             os.replace(tmp, path)
             return path
@@ -149,8 +166,107 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> Path:
             os.unlink(tmp)
 
 
-def _dump(results: dict[str, Any]) -> bytes:
-    return orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+_BUFFER = 1 << 20
+_INDENTED = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+_BLOCK = 4096  # cases encoded and written at a time
+# A plain pass (no reason, no votes), its id needing no escape: most cases of most runs.
+_PASSED = '{"event_id":"%s","verdict":"passed"}'
+_PASSED_SCORED = '{"event_id":"%s","verdict":"passed","score":%s}'
+_ESCAPED = re.compile(r'["\\\x00-\x1f]')  # what JSON (and orjson) escapes in a string
+
+
+def dump(results: dict[str, Any], out: IO[bytes]) -> None:
+    """Write the results JSON to `out`, piece by piece: as `orjson` with `OPT_INDENT_2` would,
+    but each case of a `details` array on one line of its own (a million cases indented by
+    orjson took 6 lines and 113 bytes each), and without the whole file ever in memory."""
+    _write(out, results, b"")
+    out.write(b"\n")
+
+
+def dumps(results: dict[str, Any]) -> bytes:
+    """The bytes `dump` writes."""
+    pieces: list[bytes] = []
+
+    class _Out:
+        def write(self, data: bytes) -> int:
+            pieces.append(data)
+            return len(data)
+
+    dump(results, _Out())  # type: ignore[arg-type]
+    return b"".join(pieces)
+
+
+def _write(out: IO[bytes], value: object, indent: bytes) -> None:
+    """`value` at a depth of `indent`; objects are opened here, down to their `details`."""
+    if not isinstance(value, dict) or not value or not all(type(k) is str for k in value):
+        out.write(orjson.dumps(value, option=_INDENTED).replace(b"\n", b"\n" + indent))
+        return
+    inner = indent + b"  "
+    separator = b"{\n"
+    for key, item in value.items():
+        out.write(separator + inner + orjson.dumps(key) + b": ")
+        separator = b",\n"
+        if key == "details" and isinstance(item, Sequence) and not isinstance(item, str):
+            _write_details(out, item, inner)
+        else:
+            _write(out, item, inner)
+    out.write(b"\n" + indent + b"}")
+
+
+def _write_details(out: IO[bytes], details: Sequence[Any], indent: bytes) -> None:
+    """A `details` array, one case per line, in blocks of `_BLOCK` cases."""
+    if not details:
+        out.write(b"[]")
+        return
+    inner = b"\n" + indent + b"  "
+    out.write(b"[" + inner)
+    if isinstance(details, Details):
+        blocks = _detail_blocks(details, ",\n" + indent.decode() + "  ")
+    else:
+        blocks = _plain_blocks(details, b"," + inner)
+    separator = b""
+    for block in blocks:
+        out.write(separator + block)
+        separator = b"," + inner
+    out.write(b"\n" + indent + b"]")
+
+
+def _plain_blocks(details: Sequence[Any], separator: bytes) -> Iterator[bytes]:
+    for start in range(0, len(details), _BLOCK):
+        yield separator.join([orjson.dumps(d) for d in details[start : start + _BLOCK]])
+
+
+def _detail_blocks(details: Details, separator: str) -> Iterator[bytes]:
+    """A tally's cases encoded from its columns, a block at a time: a plain pass by a template
+    when no event id of its block needs an escape in JSON, every other case by orjson."""
+    tally, order = details.tally, details.order
+    ids, scores, full = tally.ids, tally.scores, tally.full
+    between = '","verdict":"passed"}' + separator + '{"event_id":"'
+    for start in range(0, len(order), _BLOCK):
+        indexes = order[start : start + _BLOCK]
+        # itemgetter takes them in C; one index would give the id itself, not a tuple
+        block_ids = itemgetter(*indexes)(ids) if len(indexes) > 1 else (ids[indexes[0]],)
+        plain = _ESCAPED.search("".join(block_ids)) is None
+        if plain and not tally.scored and full.keys().isdisjoint(indexes):
+            # Plain passes only, and no score: the block is one join.
+            yield ('{"event_id":"' + between.join(block_ids) + '","verdict":"passed"}').encode()
+            continue
+        block: list[str] = []
+        for index in indexes:
+            detail = full.get(index)
+            if detail is None:
+                score = scores[index]
+                if plain:
+                    if score != score:
+                        block.append(_PASSED % ids[index])
+                    else:
+                        block.append(_PASSED_SCORED % (ids[index], orjson.dumps(score).decode()))
+                    continue
+                detail = {"event_id": ids[index], "verdict": "passed"}
+                if score == score:
+                    detail["score"] = score
+            block.append(orjson.dumps(detail).decode())
+        yield separator.join(block).encode()
 
 
 def remove_stale_temp_files(folder: Path, started: float) -> None:
@@ -306,12 +422,16 @@ def write(
     never lost to an earlier run's damage. Stale temporary files of killed writes (older than
     `started`) are removed from the folder written to.
     """
+
+    def write_results(out: IO[bytes]) -> None:
+        dump(results, out)
+
     if explicit_path is not None:
         remove_stale_temp_files(explicit_path.parent, started)
-        return Written(write_atomically(explicit_path, _dump(results)), False, None)
+        return Written(stream_atomically(explicit_path, write_results), False, None)
     remove_stale_temp_files(results_dir, started)
     run_path = results_dir / f"evaluation_results_{now.strftime(_STAMP)}.json"
-    written = write_atomically(run_path, _dump(results), exclusive=True)
+    written = stream_atomically(run_path, write_results, exclusive=True)
     if not results["complete"]:
         return Written(written, False, None)
     return Written(written, True, _refresh_summary(results, results_dir, now, written))
@@ -322,7 +442,7 @@ def write_as_run(results: dict[str, Any], path: Path, now: datetime, started: fl
     evaluation_summary.json in its folder as a run writing there would (`pytest-trainloop
     merge -o`: the merged shards are the complete run that no single process ran)."""
     remove_stale_temp_files(path.parent, started)
-    written = write_atomically(path, _dump(results))
+    written = stream_atomically(path, lambda out: dump(results, out))
     if not results["complete"]:
         return Written(written, False, None)
     return Written(written, True, _refresh_summary(results, path.parent, now, written))
@@ -334,9 +454,7 @@ def _refresh_summary(
     """evaluation_summary.json for a complete run's results; why the previous summary could not
     be read, when it was damaged."""
     trend, damage = _trend(results_dir, now, results["summary"]["overall_score"], written)
-    write_atomically(
-        results_dir / SUMMARY_NAME, _dump(_summary(results, written, trend)), exclusive=False
-    )
+    write_atomically(results_dir / SUMMARY_NAME, dumps(_summary(results, written, trend)))
     return damage
 
 

@@ -16,7 +16,13 @@ import pytest
 from pytest_trainloop import merge, results
 from pytest_trainloop.events import EventLog
 from pytest_trainloop.outcomes import broken_reason
-from pytest_trainloop.records import Announcement, BatchOutcome, Identity, receive
+from pytest_trainloop.records import (
+    Announcement,
+    BatchOutcome,
+    Identity,
+    receive,
+    without_batch_rows,
+)
 from pytest_trainloop.report.files import ReportFile, write_reports
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import TrainloopWarning
@@ -94,7 +100,7 @@ class TrainloopSession:
                 if case.empty_fails:
                     self.tally.must_not_be_empty[(suite, metric)] = case.empty
             elif got.batch is not None:  # a batch's fixture broke: an error per event
-                self._fold_batch(report.nodeid, case, got.batch)
+                self._fold_batch(report, case, got.batch)
             elif report.failed:  # a fixture of the metric broke: the case is an error
                 error = Case(suite, metric, case.event or "", "error", broken_reason(report))
                 self._count(report.nodeid, error)
@@ -103,7 +109,7 @@ class TrainloopSession:
                 self._started[report.nodeid] = (suite, metric, ids, case.batch_size or 1)
         elif report.when == "call" and got.batch is not None:
             self._started.pop(report.nodeid, None)
-            self._fold_batch(report.nodeid, case, got.batch)
+            self._fold_batch(report, case, got.batch)
         elif report.when == "call" and got.verdict is not None:
             self._started.pop(report.nodeid, None)
             v = got.verdict
@@ -123,16 +129,17 @@ class TrainloopSession:
                 ),
             )
 
-    def _fold_batch(self, nodeid: str, case: Identity, batch: BatchOutcome) -> None:
-        """A batch-mode test's report: one case per event it evaluated."""
-        if nodeid in self._counted:
+    def _fold_batch(self, report: pytest.TestReport, case: Identity, batch: BatchOutcome) -> None:
+        """A batch-mode test's report: one case per event it evaluated (its rows then dropped
+        from the report, which pytest keeps)."""
+        report.user_properties = without_batch_rows(report.user_properties)
+        if report.nodeid in self._counted:
             return  # one report per batch test: no need to mark each of its events counted
-        self._counted.add(nodeid)
+        self._counted.add(report.nodeid)
         tally = self.tally.metric(case.suite, case.metric)
         # Folded without a `Case` each, which cost a third of a 100k-event batch run; a row's
         # fields are in `count`'s order (records.Row, checked by mypy).
-        for row in batch.rows:
-            tally.count(*row)
+        tally.count_rows(batch.rows)
         if batch.judge_usage:
             merge_usage(tally.judge_usage, batch.judge_usage)
 

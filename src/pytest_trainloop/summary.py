@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 # Judge calls, cache hits and tokens per judge model: {model: {"calls": n, ...}}. The one shape
 # of judge usage outside the judge itself (the report channel and the results file use it).
@@ -47,6 +49,9 @@ def usage_sums(usage: JudgeUsage) -> dict[str, int]:
     return sums
 
 
+_NO_SCORE = float("nan")  # a plain pass without a score, in `MetricTally`'s score column
+
+
 @dataclass
 class MetricTally:
     suite: str
@@ -57,9 +62,15 @@ class MetricTally:
     passed: int = 0
     failed: int = 0
     errors: int = 0
-    details: list[dict[str, Any]] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
     judge_usage: JudgeUsage = field(default_factory=dict)
+    # Every case, by the order it was counted in: its event id, and its score (NaN: none) when
+    # it is a plain pass, or else its whole detail. Columns, not a dict per case: a plain pass
+    # costs 16 bytes here (a million-event run counted 2M dicts, 200+ bytes each).
+    ids: list[str] = field(default_factory=list, repr=False)
+    scores: array[float] = field(default_factory=lambda: array("d"), repr=False)
+    full: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+    scored: int = field(default=0, repr=False)  # plain passes with a score
 
     @property
     def total(self) -> int:
@@ -81,11 +92,23 @@ class MetricTally:
         the text snippets are kept for failures and errors only, where a reader needs them
         (most cases pass, and snippets were most of a results file's bytes).
         """
+        n = len(self.ids)
+        self.ids.append(event_id)
+        if kind == "passed":
+            self.passed += 1
+            if not reason and not judge_votes:
+                if score is None:
+                    self.scores.append(_NO_SCORE)
+                    return
+                if type(score) is float and score == score:  # NaN and ints keep their detail
+                    self.scores.append(score)
+                    self.scored += 1
+                    return
+        self.scores.append(_NO_SCORE)
         detail: dict[str, Any] = {"event_id": event_id, "verdict": kind}
         if score is not None:
             detail["score"] = score
         if kind == "passed":
-            self.passed += 1
             if reason:
                 detail["reason"] = reason
         else:
@@ -100,11 +123,103 @@ class MetricTally:
             detail["output"] = output
         if judge_votes:
             detail["judge_votes"] = judge_votes
-        self.details.append(detail)
+        self.full[n] = detail
+
+    def count_rows(
+        self, rows: Iterable[tuple[str, str, str, float | None, str, str, list[Any] | None]]
+    ) -> None:
+        """`count` for each row (a batch test's, in `count`'s order); a plain pass without a
+        score, most rows of a large run, is counted without a call."""
+        ids, scores, count = self.ids, self.scores, self.count
+        plain = 0
+        for row in rows:
+            if row[1] == "passed" and row[3] is None and not row[2] and not row[6]:
+                ids.append(row[0])
+                scores.append(_NO_SCORE)
+                plain += 1
+            else:
+                count(*row)
+        self.passed += plain
+
+    @property
+    def details(self) -> Details:
+        """Every case's detail, sorted by event id (as the results file lists them)."""
+        return Details(self)
+
+    def details_like(self, other: Details | None) -> Details:
+        """`details`, in the order of `other` if it counted the same ids (see `Details`)."""
+        return Details(self, other)
 
     @property
     def score(self) -> float | None:
         return self.passed / self.total if self.total else None
+
+
+class Details(Sequence[dict[str, Any]]):
+    """A metric's cases as the results file lists them: one dict per case, sorted by event id
+    (ties in the order counted), each made when asked for from the tally's columns, so that a
+    large run never holds them all. A Sequence, not a list: iterate it, or `list()` it; the
+    results file is written from the columns directly (`results.write`).
+    """
+
+    __slots__ = ("_order", "_tally")
+
+    def __init__(self, tally: MetricTally, like: Details | None = None) -> None:
+        """`like`: the details of another metric; when it counted the same ids in the same
+        order (the metrics of one selection do), its order is this one's, not sorted again."""
+        self._tally = tally
+        ids = tally.ids
+        if like is not None and like.tally.ids == ids:
+            self._order = like.order
+        else:  # in an array, not a list of ints: 8 bytes each instead of 36
+            self._order = array("q", sorted(range(len(ids)), key=ids.__getitem__))
+
+    @property
+    def order(self) -> array[int]:
+        """The tally's index of each case, in the order listed."""
+        return self._order
+
+    @property
+    def tally(self) -> MetricTally:
+        return self._tally
+
+    def _detail(self, index: int) -> dict[str, Any]:
+        tally = self._tally
+        full = tally.full.get(index)
+        if full is not None:
+            return full
+        detail: dict[str, Any] = {"event_id": tally.ids[index], "verdict": "passed"}
+        score = tally.scores[index]
+        if score == score:
+            detail["score"] = score
+        return detail
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, at: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, at: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(at, slice):
+            return [self._detail(i) for i in self._order[at]]
+        return self._detail(self._order[at])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(self._detail, self._order)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a list
+
+    def __repr__(self) -> str:
+        return f"Details({list(self)!r})"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ metrics. Reading it here, once, keeps the two renderers to layout and escaping.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,7 +236,8 @@ def run_view(results: Mapping[str, Any]) -> RunView:
             m = _dict(m)
             passed, total = _int(m.get("passed")), _int(m.get("total"))
             details = m.get("details")
-            if isinstance(details, list):
+            if isinstance(details, Sequence) and not isinstance(details, str):
+                # a list from a file, or a run's `summary.Details` (results.build)
                 details = [d for d in details if isinstance(d, dict)]
             metrics.append(
                 MetricView(
