@@ -156,16 +156,22 @@ def _report(args: argparse.Namespace) -> int:
     return OK
 
 
+def _baseline_file(ref: str, folder: Path, exclude: Path | None) -> Path:
+    """The baseline a command names: a results file, or `latest`, the newest complete run in
+    `folder` other than `exclude`."""
+    if ref != "latest":
+        return Path(ref)
+    found = latest_complete(folder, exclude=exclude)
+    if found is None:
+        other = f" other than {exclude.name}" if exclude is not None else ""
+        raise _UsageError(f"{folder}: no complete run{other} to compare with")
+    return found
+
+
 def _compare(args: argparse.Namespace) -> int:
     run_path = Path(args.run)
     run = read_results(run_path)
-    if args.baseline == "latest":
-        found = latest_complete(run_path.parent, exclude=run_path)
-        if found is None:
-            raise _UsageError(f"{run_path.parent}: no complete run other than {run_path.name}")
-        baseline_path = found
-    else:
-        baseline_path = Path(args.baseline)
+    baseline_path = _baseline_file(args.baseline, run_path.parent, run_path)
     baseline = read_results(baseline_path)
     comparison = compare(baseline, run, str(baseline_path), alpha=args.alpha)
     failed = regression_gates(comparison, args.fail_on_regression, max_drops(run))
@@ -202,12 +208,7 @@ def _merge(args: argparse.Namespace) -> int:
         from pytest_trainloop import baseline
 
         folder = output if into_folder else output.parent
-        baseline_path = Path(args.baseline)
-        if args.baseline == "latest":
-            found = latest_complete(folder, exclude=None if into_folder else output)
-            if found is None:
-                raise _UsageError(f"{folder}: no complete run to compare with")
-            baseline_path = found
+        baseline_path = _baseline_file(args.baseline, folder, None if into_folder else output)
         # As the single run does: the comparison and its gates into the results.
         compared = baseline.apply(
             data, baseline_path, args.alpha, args.fail_on_regression, args.max_drop
