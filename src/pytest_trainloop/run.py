@@ -44,7 +44,7 @@ from pytest_trainloop.records import (
     RunFacts,
     SuiteFacts,
 )
-from pytest_trainloop.settings import Settings
+from pytest_trainloop.settings import BASELINE_INPUT, Settings
 from pytest_trainloop.suites import Chosen, MetricSpec, choose
 
 
@@ -362,6 +362,13 @@ class Run:
         return Announcement(run, suite_facts).to_properties()
 
     # --- the end ----------------------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook, called on the controller
+    def pytest_configure_node(self, node: Any) -> None:
+        # Workers compare with the file the controller resolved (`latest` could name another
+        # run by the time a worker starts) and checked: none reads and checks it again.
+        if self.settings.baseline is not None:
+            node.workerinput[BASELINE_INPUT] = str(self.settings.baseline)
 
     @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook, called on the controller
     def pytest_testnodedown(self, node: Any, error: object) -> None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the judge is imported where its settings are checked or use
 
 DEFAULT_BATCH_SIZE = 5000
 DEFAULT_ALPHA = 0.05  # as compare.DEFAULT_ALPHA, which this light module does not import
+BASELINE_INPUT = "trainloop_baseline"  # the controller's baseline file, in a worker's input
 DEFAULT_BATCH_CONCURRENCY = 16  # the judge's own default bound on calls in flight
 
 
@@ -226,6 +227,9 @@ def _baseline(config: pytest.Config, results_dir: Path) -> tuple[Path | None, st
     value, source = _given(config, "baseline")
     if value is None:
         return None, ""
+    resolved = getattr(config, "workerinput", {}).get(BASELINE_INPUT)
+    if resolved:  # an xdist worker: the controller found and checked it (`Run`), once for all
+        return Path(resolved), source
     # The comparison's reading, imported only when a baseline is asked for.
     from pytest_trainloop.compare import ResultsFileError, latest_complete, read_results
 
