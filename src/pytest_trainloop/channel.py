@@ -8,7 +8,7 @@ rule (`_set_outcome`), for a one-event case and a batch test alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pytest
 
@@ -67,12 +67,18 @@ def case_details(item: pytest.Item, event: Event) -> str:
 
 
 def tolerating_gate(
-    spec: MetricSpec, fail_under: float | None, shard: tuple[int, int] | None = None
+    spec: MetricSpec,
+    fail_under: float | None,
+    shard: tuple[int, int] | None = None,
+    baseline: MetricBaseline | None = None,
+    failed_ids: Iterable[str] = (),
 ) -> str | None:
-    """The gate on the aggregate that tolerates the metric's failing cases, if one does.
+    """The gate on the aggregate that tolerates the metric's failing cases (`failed_ids`), if
+    one does.
 
     A shard tolerates them all: whether they fail the build is for the merge of the shards to
-    decide, as the single run would (a gate, or a failing case of a metric no gate covers).
+    decide, as the single run would (a gate, or a failing case of a metric no gate covers). A
+    regression gate tolerates only failures on events the baseline also has.
     """
     if spec.min_score is not None:
         return f"min_score={spec.min_score:g}"
@@ -80,7 +86,7 @@ def tolerating_gate(
         return f"--trainloop-fail-under={fail_under:g}"
     if shard is not None:
         return f"shard {shard[0]}/{shard[1]} (the merge decides)"
-    return None
+    return None if baseline is None else baseline.tolerates(failed_ids)
 
 
 def _set_outcome(
@@ -130,12 +136,9 @@ def case_into_report(
             if kind == "error"
             else f"{label} failed: {reason or 'the metric said no'}"
         )
-        gate = tolerating_gate(spec, fail_under, shard)
-        if gate is None and baseline is not None:
-            gate = baseline.tolerates((event.id,))
         _set_outcome(
             report,
-            gate,
+            tolerating_gate(spec, fail_under, shard, baseline, (event.id,)),
             kind == "failed",
             kind == "error" and report.passed,  # else pytest's report of the raise stands
             lambda: printable(failure) + case_details(item, event),
@@ -186,12 +189,9 @@ def batch_into_report(
             lines += ["", f"the first exception, raised on event {event_id}:", redact(str(trace))]
         return "\n".join(lines)
 
-    gate = tolerating_gate(spec, fail_under, shard)
-    if gate is None and baseline is not None:
-        gate = baseline.tolerates(r[0] for r in failed)
     _set_outcome(
         report,
-        gate,
+        tolerating_gate(spec, fail_under, shard, baseline, (r[0] for r in failed)),
         len(failed),
         len(errors),
         failure,
