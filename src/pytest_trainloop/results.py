@@ -253,19 +253,14 @@ def _detail_blocks(details: Details, separator: str) -> Iterator[bytes]:
             continue
         block: list[str] = []
         for index in indexes:
-            detail = full.get(index)
-            if detail is None:
+            if plain and index not in full:  # a plain pass whose id needs no escaping
                 score = scores[index]
-                if plain:
-                    if score != score:
-                        block.append(_PASSED % ids[index])
-                    else:
-                        block.append(_PASSED_SCORED % (ids[index], orjson.dumps(score).decode()))
-                    continue
-                detail = {"event_id": ids[index], "verdict": "passed"}
-                if score == score:
-                    detail["score"] = score
-            block.append(orjson.dumps(detail).decode())
+                if score != score:
+                    block.append(_PASSED % ids[index])
+                else:
+                    block.append(_PASSED_SCORED % (ids[index], orjson.dumps(score).decode()))
+                continue
+            block.append(orjson.dumps(tally.detail_at(index)).decode())
         yield separator.join(block).encode()
 
 

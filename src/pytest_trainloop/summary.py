@@ -146,6 +146,18 @@ class MetricTally:
         """Every case's detail, sorted by event id (as the results file lists them)."""
         return Details(self)
 
+    def detail_at(self, index: int) -> dict[str, Any]:
+        """The detail of the case counted `index`-th: kept whole, or a plain pass made now from
+        its id and score (NaN: none)."""
+        full = self.full.get(index)
+        if full is not None:
+            return full
+        detail: dict[str, Any] = {"event_id": self.ids[index], "verdict": "passed"}
+        score = self.scores[index]
+        if score == score:
+            detail["score"] = score
+        return detail
+
     def details_like(self, other: Details | None) -> Details:
         """`details`, in the order of `other` if it counted the same ids (see `Details`)."""
         return Details(self, other)
@@ -184,15 +196,7 @@ class Details(Sequence[dict[str, Any]]):
         return self._tally
 
     def _detail(self, index: int) -> dict[str, Any]:
-        tally = self._tally
-        full = tally.full.get(index)
-        if full is not None:
-            return full
-        detail: dict[str, Any] = {"event_id": tally.ids[index], "verdict": "passed"}
-        score = tally.scores[index]
-        if score == score:
-            detail["score"] = score
-        return detail
+        return self._tally.detail_at(index)
 
     def __len__(self) -> int:
         return len(self._order)
