@@ -418,27 +418,33 @@ def write(
     `started`) are removed from the folder written to.
     """
 
-    def write_results(out: IO[bytes]) -> None:
-        dump(results, out)
-
     if explicit_path is not None:
-        remove_stale_temp_files(explicit_path.parent, started)
-        return Written(stream_atomically(explicit_path, write_results), False, None)
-    remove_stale_temp_files(results_dir, started)
+        return _write_run(results, explicit_path, now, started, exclusive=False, summary=False)
     run_path = results_dir / f"evaluation_results_{now.strftime(_STAMP)}.json"
-    written = stream_atomically(run_path, write_results, exclusive=True)
-    if not results["complete"]:
-        return Written(written, False, None)
-    return Written(written, True, _refresh_summary(results, results_dir, now, written))
+    return _write_run(results, run_path, now, started, exclusive=True, summary=True)
 
 
 def write_as_run(results: dict[str, Any], path: Path, now: datetime, started: float) -> Written:
     """Write a run's file at `path` of the user's choosing, and, for a complete run, refresh
     evaluation_summary.json in its folder as a run writing there would (`pytest-trainloop
     merge -o`: the merged shards are the complete run that no single process ran)."""
+    return _write_run(results, path, now, started, exclusive=False, summary=True)
+
+
+def _write_run(
+    results: dict[str, Any],
+    path: Path,
+    now: datetime,
+    started: float,
+    *,
+    exclusive: bool,
+    summary: bool,
+) -> Written:
+    """The run's file at `path` (`exclusive`: never replacing another), stale temporary files
+    of its folder removed; with `summary`, a complete run refreshes the folder's summary."""
     remove_stale_temp_files(path.parent, started)
-    written = stream_atomically(path, lambda out: dump(results, out))
-    if not results["complete"]:
+    written = stream_atomically(path, lambda out: dump(results, out), exclusive=exclusive)
+    if not summary or not results["complete"]:
         return Written(written, False, None)
     return Written(written, True, _refresh_summary(results, path.parent, now, written))
 
