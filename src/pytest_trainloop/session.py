@@ -47,8 +47,6 @@ class TrainloopSession:
         self._stopped: str | None = None  # the message of the interrupt that stopped the run
         self.gates: list[Gate] = []  # decided once at the end of the run, then printed
         self.reports: list[ReportFile] = []  # the report files written at the end of the run
-        # (suite, metric) -> why it had nothing to evaluate: a shard's results say (merge.py)
-        self.empty_metrics: dict[tuple[str, str], str] = {}
         # nodeid -> (suite, metric, event ids, events) of cases whose setup reported, so that a
         # crash can be attributed (a batch-mode test's ids from its worker)
         self._started: dict[str, tuple[str, str, tuple[str, ...], int]] = {}
@@ -96,7 +94,7 @@ class TrainloopSession:
         if report.when == "setup":
             if case.empty is not None:
                 self.tally.empty_suites[suite] = case.empty
-                self.empty_metrics[(suite, metric)] = case.empty
+                self.tally.empty_metrics[(suite, metric)] = case.empty
                 if case.empty_fails:
                     self.tally.must_not_be_empty[(suite, metric)] = case.empty
             elif got.batch is not None:  # a batch's fixture broke: an error per event
@@ -242,7 +240,8 @@ class TrainloopSession:
         self.partial = self._partial(session, configuration)
         data = results.build(self.tally, gates, now, self.bad_lines, configuration, self.partial)
         if shard:  # the merge compares with a baseline, over every shard's cases
-            data.update(merge.shard_fields(shard, self.empty_metrics, self.tally.must_not_be_empty))
+            t = self.tally
+            data.update(merge.shard_fields(shard, t.empty_metrics, t.must_not_be_empty))
         elif self.settings.baseline is not None:
             self._compare(data)
         written = results.write(

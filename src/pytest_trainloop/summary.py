@@ -258,6 +258,8 @@ class Tally:
     left_out_errors: dict[str, int] = field(default_factory=dict)
     left_out_total: int = 0  # failed calls left out, each counted once over all suites
     empty_suites: dict[str, str] = field(default_factory=dict)
+    # (suite, metric) -> why it had nothing to evaluate (a shard's results list them)
+    empty_metrics: dict[tuple[str, str], str] = field(default_factory=dict)
     # (suite, metric) -> why: metrics with no case whose emptiness fails the run
     must_not_be_empty: dict[tuple[str, str], str] = field(default_factory=dict)
     unattributed_errors: int = 0
