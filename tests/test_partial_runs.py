@@ -244,6 +244,9 @@ def test_a_real_ctrl_c_leaves_the_summary_as_it_was(evaluated: Project, dist: li
         while not (evaluated.path / "started").exists():
             assert run.poll() is None and time.monotonic() < deadline, "the run never got to e2"
             time.sleep(0.05)
+        # Under xdist the reports of the cases before e2 travel to the controller on their
+        # own: give them a moment, or the controller may be interrupted having seen no case.
+        time.sleep(0.5)
         os.killpg(run.pid, signal.SIGINT)
         out, _ = run.communicate(timeout=60)
     finally:
