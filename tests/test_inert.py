@@ -74,6 +74,30 @@ def test_an_inert_start_up_imports_no_http_client_nor_the_gates_msgspec_nor_yaml
     assert out.stdout.strip() == "[]"
 
 
+def test_an_inert_run_imports_only_the_options_and_the_marker(
+    pytester: pytest.Pytester,
+) -> None:
+    # The rest (settings, the event reader, batch mode, the session) waits for --trainloop:
+    # importing it cost an inert run about 10% of an empty pytest run (`python bench/inert.py`).
+    pytester.makepyfile(
+        """
+        import sys
+
+        import pytest
+
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_plain(n):
+            ours = sorted(m for m in sys.modules if m.startswith("pytest_trainloop"))
+            print("ours:", ours)
+        """
+    )
+    result = pytester.runpytest_subprocess("-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    expected = "['pytest_trainloop', 'pytest_trainloop.marker', 'pytest_trainloop.options', "
+    expected += "'pytest_trainloop.plugin']"
+    assert result.stdout.str().count("ours: " + expected) == 2, result.stdout.str()
+
+
 def test_a_judge_without_httpx_names_the_extra_to_install(project: Project) -> None:
     project.pytester.makeconftest(NO_HTTPX)
     project.events([documented_event("req_1"), documented_event("req_2")])

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from pytest_trainloop.evaluation import (
-    EVENT_ARG,
     STOPS_THE_RUN,
     call_metric,
     judged,
@@ -22,6 +21,7 @@ from pytest_trainloop.evaluation import (
     snippets_of,
 )
 from pytest_trainloop.events import Event
+from pytest_trainloop.marker import EVENT_ARG
 from pytest_trainloop.outcomes import Outcome, broken_reason
 from pytest_trainloop.records import Row, row
 from pytest_trainloop.suites import Chosen

@@ -10,43 +10,18 @@ from typing import Any, NoReturn
 
 import pytest
 
-from pytest_trainloop.evaluation import EVENT_ARG
 from pytest_trainloop.events import EventLog
+from pytest_trainloop.marker import EVENT_ARG, MARKER, MARKER_SIGNATURE
 from pytest_trainloop.settings import Settings
 from pytest_trainloop.suites import (
-    MARKER,
-    MARKER_SIGNATURE,
     Chosen,
     MarkerError,
     MetricSpec,
     TrainloopWarning,
     parse_marker,
-    takes_event,
 )
 
 _BAD_LINES_SHOWN = 20
-
-
-def _has_marker(obj: object) -> bool:
-    marks = getattr(obj, "pytestmark", [])
-    marks = marks if isinstance(marks, list) else [marks]
-    return any(getattr(mark, "name", None) == MARKER for mark in marks)
-
-
-def is_metric(collector: pytest.Module | pytest.Class, name: str, obj: object) -> bool:
-    """A marked function (or class), or a function taking `event` in a marked class or module,
-    whatever its name."""
-    if not (inspect.isfunction(obj) or inspect.isclass(obj)) or name.startswith("_"):
-        return False
-    return _has_marker(obj) or (
-        inspect.isfunction(obj)
-        and any(
-            _has_marker(node.obj)
-            for node in collector.listchain()
-            if isinstance(node, pytest.Module | pytest.Class)
-        )
-        and takes_event(obj)  # last: reading a signature is the costly check
-    )
 
 
 def declared_spec(metafunc: pytest.Metafunc, mark: pytest.Mark) -> MetricSpec:

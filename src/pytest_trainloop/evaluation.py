@@ -16,7 +16,6 @@ from pytest_trainloop.outcomes import Outcome, outcome_of, stable_reason
 from pytest_trainloop.redact import redact
 from pytest_trainloop.summary import JudgeUsage, merge_usage
 
-EVENT_ARG = "event"
 _SNIPPET = 200  # characters of a case's input and output kept in the results details
 
 RETURNED_KEY = pytest.StashKey[object]()

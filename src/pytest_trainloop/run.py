@@ -28,13 +28,13 @@ from pytest_trainloop.collect import (
     report_bad_lines,
 )
 from pytest_trainloop.evaluation import (
-    EVENT_ARG,
     OUTCOME_KEY,
     VOTES_KEY,
     evaluate,
     keep_returned_value,
 )
 from pytest_trainloop.events import Event, EventLog, EventsNotFoundError, read_events
+from pytest_trainloop.marker import EVENT_ARG
 from pytest_trainloop.records import (
     USAGE_ERROR,
     Announcement,

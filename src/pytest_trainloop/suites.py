@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import math
 import random
 from dataclasses import dataclass
@@ -14,15 +13,6 @@ import pytest
 
 from pytest_trainloop.events import Event
 
-MARKER = "trainloop_suite"
-MARKER_SIGNATURE = (
-    "trainloop_suite(name, *, tags, match='any', threshold=0.5, min_score=None, "
-    "include_errors=False, allow_empty=False, max_drop=None)"
-)
-MARKER_HELP = (
-    f"{MARKER_SIGNATURE}: a metric evaluated on each recorded event with one of the tags "
-    "(run with --trainloop; a suite that selects no event fails the run unless allow_empty=True)"
-)
 _KEYWORDS = (
     "tags",
     "match",
@@ -124,13 +114,6 @@ def parse_marker(mark: pytest.Mark, function_name: str) -> MetricSpec:
         allow_empty=allow_empty,
         max_drop=_bound("max_drop", kwargs.get("max_drop"), optional=True),
     )
-
-
-def takes_event(function: object) -> bool:
-    try:
-        return "event" in inspect.signature(function).parameters  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 @dataclass(frozen=True)
