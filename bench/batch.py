@@ -10,7 +10,10 @@ Two trivial metrics (response length, prompt not empty) over N generated events,
 - floor: a plain Python script that parses every line with orjson, keeps the events with an
   output, and runs the same two checks on the dicts.
 
-The two alternate, run after run (A B A B); medians of wall time, CPU time (user + system) and
+Every run uses the interpreter of a venv with pytest and this project alone (bench/venvs.py:
+what `pip install pytest-trainloop` makes), or `--python`'s, with bytecode files written (as by
+default; `--dont-write-bytecode` sets PYTHONDONTWRITEBYTECODE=1 for every run). The two
+alternate, run after run (A B A B); medians of wall time, CPU time (user + system) and
 peak RSS of each, the ratios against the floor, and the size of the results file, each against
 issue 15's targets (3x the floor, 1 GiB of RSS and 150 MB of results at 1M events).
 
@@ -30,7 +33,6 @@ every case pairs, which is the most work a comparison does.)
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -44,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from cases import make_projects  # noqa: E402  (same projects as bench/cases.py)
+from venvs import clean_env, user_venv  # noqa: E402
 
 FLOOR_SCRIPT = """
 import sys
@@ -111,7 +114,7 @@ class Measured(NamedTuple):
     file_mb: float  # the results file written, 0 when none
 
 
-def measured(args: list[str], cwd: Path, check: bool = True) -> Measured:
+def measured(args: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> Measured:
     # pytest's cache remembers every node id ever run there (200k after a per-case run of
     # bench/cases.py), and pytest reads and rewrites that list at each run: a cost of the
     # leftovers, not of batch mode.
@@ -123,6 +126,7 @@ def measured(args: list[str], cwd: Path, check: bool = True) -> Measured:
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     code, wall, cpu, rss_kib = out.stdout.split()
     if check and int(code) != 0:
@@ -133,10 +137,10 @@ def measured(args: list[str], cwd: Path, check: bool = True) -> Measured:
 
 
 def compare_with_baseline(
-    batch: list[str], cwd: Path, baseline: Path, args: argparse.Namespace
+    batch: list[str], cwd: Path, baseline: Path, args: argparse.Namespace, env: dict[str, str]
 ) -> None:
     """Batch runs without and with a baseline, alternated (see the module's doc)."""
-    measured([*batch, f"--trainloop-results={baseline}"], cwd)
+    measured([*batch, f"--trainloop-results={baseline}"], cwd, env)
     with_baseline = [
         *batch,
         f"--trainloop-baseline={baseline}",
@@ -148,7 +152,7 @@ def compare_with_baseline(
         # Which goes first alternates too: a slow minute on the shared machine hits both.
         pair = [(plain, batch), (compared, with_baseline)]
         for times, command in pair if n % 2 == 0 else pair[::-1]:
-            times.append(measured(command, cwd).wall)
+            times.append(measured(command, cwd, env).wall)
     ratios = sorted(c / p for p, c in zip(plain, compared, strict=True))
     for name, times in (("batch", plain), ("batch + baseline", compared)):
         print(
@@ -169,14 +173,24 @@ def main() -> None:
     parser.add_argument("--phases", action="store_true")
     parser.add_argument("--bound", action="store_true")
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument(
+        "--python",
+        type=Path,
+        help="the interpreter of every run (default: a venv with pytest and this project alone, "
+        'as `pip install pytest-trainloop` makes; `--python "$(which python)"` for this one)',
+    )
+    parser.add_argument("--dont-write-bytecode", action="store_true")
     args = parser.parse_args()
+    python = str(args.python or user_venv())
+    env = clean_env(args.dont_write_bytecode)
+    print(f"every run by {python}")
     root = HERE / "bench-data" / f"cases-{args.events}"
     trainloop, floor = make_projects(root, args.events, 0)
     (floor / "floor_script.py").write_text(FLOOR_SCRIPT)
     runs = {
         "batch": (
             [
-                sys.executable,
+                python,
                 "-m",
                 "pytest",
                 "--trainloop",
@@ -187,11 +201,11 @@ def main() -> None:
             ],
             trainloop,
         ),
-        "orjson floor": ([sys.executable, "floor_script.py", "data/events"], floor),
+        "orjson floor": ([python, "floor_script.py", "data/events"], floor),
     }
     if args.per_case:
         runs["per case"] = (
-            [sys.executable, "-m", "pytest", "--trainloop", "-q", "-p", "no:randomly"],
+            [python, "-m", "pytest", "--trainloop", "-q", "-p", "no:randomly"],
             trainloop,
         )
     if args.bound:
@@ -200,21 +214,23 @@ def main() -> None:
         (empty / "pytest.ini").write_text("[pytest]\n")
         (floor / "gate_script.py").write_text(GATE_SCRIPT)
         runs["pytest, no test"] = (
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"],
+            [python, "-m", "pytest", "-q", "-p", "no:randomly"],
             empty,
         )
     if args.baseline:
-        compare_with_baseline(runs["batch"][0], trainloop, root / "baseline.json", args)
+        compare_with_baseline(runs["batch"][0], trainloop, root / "baseline.json", args, env)
         return
     runs_of: dict[str, list[Measured]] = {name: [] for name in runs}
     gate_times: list[float] = []
     for _ in range(args.repeat):
         for name, (command, cwd) in runs.items():
             # pytest exits 5 when it collects no test: that run is meant to.
-            runs_of[name].append(measured(command, cwd, check=name != "pytest, no test"))
+            runs_of[name].append(measured(command, cwd, env, check=name != "pytest, no test"))
         if args.bound:
-            gate = [sys.executable, "gate_script.py", "data/events"]
-            out = subprocess.run(gate, cwd=floor, capture_output=True, text=True, check=True)
+            gate = [python, "gate_script.py", "data/events"]
+            out = subprocess.run(
+                gate, cwd=floor, capture_output=True, text=True, check=True, env=env
+            )
             gate_times.append(float(out.stdout))
     medians = {
         name: Measured(*(statistics.median(values) for values in zip(*m, strict=True)))
@@ -256,7 +272,7 @@ def main() -> None:
             done = subprocess.run(
                 [*command, "-p", "phases"],
                 cwd=cwd,
-                env={**os.environ, "PYTHONPATH": str(plugin_dir)},
+                env={**env, "PYTHONPATH": str(plugin_dir)},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,

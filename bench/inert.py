@@ -2,8 +2,8 @@
 
     python bench/inert.py [--tests 10] [--repeat 9] [--dont-write-bytecode]
 
-Four venvs with the same pytest as the one running this script, built once under
-`bench/bench-data/inert-venvs/` and reused (built again when `pyproject.toml` or `src/` changes):
+Four venvs with the same pytest as the one running this script, built once (bench/venvs.py:
+again when `pyproject.toml` or `src/` changes):
 
 - `bare`: pytest alone;
 - `plugin`: pytest and this project (`pip install .`: its own dependencies, no extras);
@@ -27,19 +27,17 @@ plugin/bare and app+plugin/app, with their spread.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-VENVS = HERE / "bench-data" / "inert-venvs"
+sys.path.insert(0, str(HERE))
+
+from venvs import ROOT, build, clean_env, pinned_pytest  # noqa: E402
 
 SUITE = """
 import pytest
@@ -52,34 +50,13 @@ def test_plain(n):
 
 def requirements() -> dict[str, list[str]]:
     """What each venv gets, pytest pinned to the running one's version on every side."""
-    pytest = f"pytest=={version('pytest')}"
+    pytest = pinned_pytest()
     return {
         "bare": [pytest],
         "plugin": [pytest, str(ROOT)],
         "app": [pytest, "httpx"],
         "app+plugin": [pytest, "httpx", f"{ROOT}[judge]"],
     }
-
-
-def build(name: str, packages: list[str]) -> Path:
-    """The venv `name`, made now unless one made from the same sources is there."""
-    folder = VENVS / name
-    python = folder / "bin" / "python"
-    stamp = hashlib.sha256(repr(packages).encode())
-    for source in [ROOT / "pyproject.toml", *sorted((ROOT / "src").rglob("*.py"))]:
-        stamp.update(source.read_bytes())
-    marker = folder / "bench-stamp"
-    if marker.exists() and marker.read_text() == stamp.hexdigest():
-        return python
-    print(f"building the {name} venv ...", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", *packages],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    marker.write_text(stamp.hexdigest())
-    return python
 
 
 def cpu_of_children() -> float:
@@ -122,10 +99,7 @@ def main() -> None:
     (project / "pytest.ini").write_text("[pytest]\n")
     (project / "test_plain.py").write_text(SUITE.format(tests=args.tests))
     # Nothing from the caller's shell may add or remove plugins on one side only.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    if args.dont_write_bytecode:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env = clean_env(args.dont_write_bytecode)
     wall: dict[str, list[float]] = {name: [] for name in pythons}
     cpu: dict[str, list[float]] = {name: [] for name in pythons}
     for round_ in range(args.repeat + 1):
