@@ -26,7 +26,8 @@ from pytest_trainloop.outcomes import Outcome, broken_reason
 from pytest_trainloop.records import Row, row
 from pytest_trainloop.suites import Chosen
 
-BATCH_RESULTS_KEY = pytest.StashKey[list[Row]]()
+# A chunk's outcomes: a row per event, but the plain passes, kept as their event ids alone.
+BATCH_RESULTS_KEY = pytest.StashKey[tuple[list[Row], list[str]]]()
 _CHUNK_KEY = pytest.StashKey[list[Any]]()  # what an async metric came to on each event of a chunk
 _FIRST_ERROR_KEY = pytest.StashKey[tuple[str, BaseException]]()  # a chunk's first error, by event
 
@@ -107,6 +108,7 @@ def run_batch(
     verdict and score.
     """
     rows: list[Row] = []
+    passed: list[str] = []
     if concurrent:
         call_metric(item, funcargs)  # `evaluate_concurrently`'s coroutine: the whole chunk
         chunk: list[_Evaluated] = item.stash[_CHUNK_KEY]
@@ -115,8 +117,8 @@ def run_batch(
             if outcome is not None:
                 rows.append(_row(event, outcome, votes))
     else:
-        _one_by_one(item, batch, threshold, funcargs, rows)
-    item.stash[BATCH_RESULTS_KEY] = rows
+        _one_by_one(item, batch, threshold, funcargs, rows, passed)
+    item.stash[BATCH_RESULTS_KEY] = (rows, passed)
 
 
 def _row(event: Event, outcome: Outcome, votes: list[list[object]] | None) -> Row:
@@ -132,14 +134,15 @@ def _one_by_one(
     threshold: float,
     funcargs: dict[str, Any],
     rows: list[Row],
+    passed: list[str],
 ) -> None:
     """A sync metric on the chunk's events, one after another, each outcome's row appended.
 
     The loop runs once per event and case (100k times in a large run): a plain `True` or `None`
-    goes straight to its row.
+    goes straight to `passed`, as its event id.
     """
     function = item.obj
-    append = rows.append
+    append, plain_pass = rows.append, passed.append
     for event in batch.events:
         funcargs[EVENT_ARG] = event
         try:
@@ -154,7 +157,7 @@ def _one_by_one(
                 append(_row(event, outcome, None))
             continue
         if value is True or value is None:
-            append((event.id, "passed", "", None, "", "", None))  # `row`'s order, without a call
+            plain_pass(event.id)
         else:
             outcome, votes = judged(item, value, threshold)
             append(_row(event, outcome, votes))
@@ -207,26 +210,28 @@ def evaluate_concurrently(
 
 def batch_rows(
     item: pytest.Item, report: pytest.TestReport, batch: Batch
-) -> tuple[list[Row], tuple[str, BaseException] | None]:
-    """A batch test's rows, one per event it evaluated, and the chunk's first error (the event's
-    id and the exception) if a metric raised one."""
-    rows = item.stash.get(BATCH_RESULTS_KEY, None)
-    if rows is not None:
-        del item.stash[BATCH_RESULTS_KEY]  # the item lives to the end of the session
+) -> tuple[list[Row], list[str], tuple[str, BaseException] | None]:
+    """A batch test's rows, one per event it evaluated but the plain passes, those passes' event
+    ids, and the chunk's first error (the event's id and the exception) if a metric raised one."""
     first_error = item.stash.get(_FIRST_ERROR_KEY, None)
     if first_error is not None:
         del item.stash[_FIRST_ERROR_KEY]  # it holds the frames, and their locals, alive
-    if rows is None:  # the chunk broke before its events' outcomes: each event is an error
-        assert report.failed
-        # As per case: an error in setup has no snippets, one in the call has its event's.
-        events = batch.events
-        reason = broken_reason(report)
-        if report.when == "setup":
-            snippets = [("", "")] * len(events)
-        else:
-            snippets = [snippets_of(event) for event in events]
-        rows = [
-            row(event.id, "error", reason, None, prompt, response, None)
-            for event, (prompt, response) in zip(events, snippets, strict=True)
-        ]
-    return rows, first_error
+    results = item.stash.get(BATCH_RESULTS_KEY, None)
+    if results is not None:
+        del item.stash[BATCH_RESULTS_KEY]  # the item lives to the end of the session
+        rows, passed = results
+        return rows, passed, first_error
+    # The chunk broke before its events' outcomes: each event is an error. As per case: an
+    # error in setup has no snippets, one in the call has its event's.
+    assert report.failed
+    events = batch.events
+    reason = broken_reason(report)
+    if report.when == "setup":
+        snippets = [("", "")] * len(events)
+    else:
+        snippets = [snippets_of(event) for event in events]
+    rows = [
+        row(event.id, "error", reason, None, prompt, response, None)
+        for event, (prompt, response) in zip(events, snippets, strict=True)
+    ]
+    return rows, [], first_error

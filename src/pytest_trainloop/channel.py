@@ -165,10 +165,10 @@ def batch_into_report(
     baseline: MetricBaseline | None = None,
     shard: tuple[int, int] | None = None,
 ) -> BatchOutcome:
-    """A batch test's outcomes as a record, one row per event; and one pytest outcome for the
+    """A batch test's outcomes as a record (see `BatchOutcome`); and one pytest outcome for the
     chunk. (No per-case JUnit entry in batch mode: `baseline` only tolerates.)"""
-    rows, first_error = batch_rows(item, report, batch)
-    outcome = BatchOutcome(rows, judge_usage(item))
+    rows, passed, first_error = batch_rows(item, report, batch)
+    outcome = BatchOutcome(rows, passed, judge_usage(item))
     if report.failed:  # the chunk itself broke (a fixture, the loop): pytest's report stands
         return outcome
     failed = [r for r in rows if r[1] == "failed"]
@@ -179,7 +179,7 @@ def batch_into_report(
         more = len(errors) + len(failed) - len(shown)
         lines = [
             f"{spec.suite}/{spec.metric}: {len(failed)} failed and {len(errors)} errors of "
-            f"{len(rows)} events",
+            f"{outcome.events} events",
             *shown,
             *([f"  ... and {more} more"] if more > 0 else []),
         ]
@@ -195,6 +195,6 @@ def batch_into_report(
         len(failed),
         len(errors),
         failure,
-        f"{len(failed)} of {len(rows)} events failed",
+        f"{len(failed)} of {outcome.events} events failed",
     )
     return outcome

@@ -7,7 +7,8 @@ field that is None is not sent, so that JUnit does not show the string 'None'.
 
     collection  Identity      on the item: every report of the test carries it (JUnit shows it)
     call        CaseVerdict   a one-event case's outcome, also on the item (JUnit shows it)
-    call        BatchOutcome  a batch test's rows, one per event (at setup if its fixture broke)
+    call        BatchOutcome  a batch test's outcomes: its plain passes' ids, a row per other event
+                              (at setup if its fixture broke)
     setup       BatchEvents   a batch test's event ids, from a worker: a crash is attributed
     first       Announcement  per-process facts, on a process's first report (of each suite)
 
@@ -18,7 +19,7 @@ report carried but the rows of a batch, which only our own code writes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -158,16 +159,31 @@ class CaseVerdict:
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """A batch test's outcomes: one row per event it evaluated, and its judge usage."""
+    """A batch test's outcomes: the ids of the events that plainly passed (a True or None: no
+    reason, score or votes; most events of a large run, sent without a row each), one row per
+    other event, and its judge usage."""
 
     rows: list[Row]
+    passed: list[str] = field(default_factory=list)
     judge_usage: JudgeUsage | None = None
 
+    @property
+    def events(self) -> int:
+        return len(self.rows) + len(self.passed)
+
     def to_properties(self, as_text: bool) -> Properties:
-        """With `as_text` (on a worker), the rows as one JSON string: execnet's pure-Python
-        serializer took 1.3 s to send 200k rows, and the controller 1 s to read them."""
+        """With `as_text` (on a worker), the rows as one JSON string and the plain passes' ids
+        as one line: execnet's pure-Python serializer took 1.3 s to send 200k rows, and the
+        controller 1 s to read them."""
         rows: object = orjson.dumps(self.rows).decode() if as_text else self.rows
-        return _properties([("batch_results", rows), ("judge_usage", self.judge_usage or None)])
+        passed: object = " ".join(self.passed) if as_text else self.passed  # ids hold no space
+        return _properties(
+            [
+                ("batch_results", rows),
+                ("batch_passed", passed if self.passed else None),
+                ("judge_usage", self.judge_usage or None),
+            ]
+        )
 
     @classmethod
     def from_properties(cls, values: Values) -> BatchOutcome | None:
@@ -176,15 +192,22 @@ class BatchOutcome:
             rows = orjson.loads(rows)
         if not isinstance(rows, list):
             return None
+        passed = values.get("batch_passed", [])
+        if isinstance(passed, str):  # from a worker
+            passed = passed.split(" ")
         usage = values.get("judge_usage")
-        return cls(rows, usage if isinstance(usage, dict) else None)
+        return cls(
+            rows,
+            passed if isinstance(passed, list) else [],
+            usage if isinstance(usage, dict) else None,
+        )
 
 
 def without_batch_rows(properties: Properties) -> Properties:
     """A report's properties without its batch rows: once folded, they are dropped from the
     report, which pytest keeps to the end of the session (a million events' rows: 200+ MB)."""
-    name = PREFIX + "batch_results"
-    return [entry for entry in properties if entry[0] != name]
+    names = (PREFIX + "batch_results", PREFIX + "batch_passed")
+    return [entry for entry in properties if entry[0] not in names]
 
 
 @dataclass(frozen=True, slots=True)

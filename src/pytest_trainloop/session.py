@@ -137,6 +137,7 @@ class TrainloopSession:
         tally = self.tally.metric(case.suite, case.metric)
         # Folded without a `Case` each, which cost a third of a 100k-event batch run; a row's
         # fields are in `count`'s order (records.Row, checked by mypy).
+        tally.count_plain_passes(batch.passed)
         tally.count_rows(batch.rows)
         if batch.judge_usage:
             merge_usage(tally.judge_usage, batch.judge_usage)

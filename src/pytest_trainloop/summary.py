@@ -50,6 +50,7 @@ def usage_sums(usage: JudgeUsage) -> dict[str, int]:
 
 
 _NO_SCORE = float("nan")  # a plain pass without a score, in `MetricTally`'s score column
+_NO_SCORES = array("d", [_NO_SCORE])  # repeated for plain passes counted together
 
 
 @dataclass
@@ -128,18 +129,17 @@ class MetricTally:
     def count_rows(
         self, rows: Iterable[tuple[str, str, str, float | None, str, str, list[Any] | None]]
     ) -> None:
-        """`count` for each row (a batch test's, in `count`'s order); a plain pass without a
-        score, most rows of a large run, is counted without a call."""
-        ids, scores, count = self.ids, self.scores, self.count
-        plain = 0
+        """`count` for each row (a batch test's, in `count`'s order)."""
+        count = self.count
         for row in rows:
-            if row[1] == "passed" and row[3] is None and not row[2] and not row[6]:
-                ids.append(row[0])
-                scores.append(_NO_SCORE)
-                plain += 1
-            else:
-                count(*row)
-        self.passed += plain
+            count(*row)
+
+    def count_plain_passes(self, event_ids: list[str]) -> None:
+        """Plain passes (no reason, score or votes), most cases of a large batch run, counted
+        by their event ids alone, without a row or a call each."""
+        self.ids.extend(event_ids)
+        self.scores.extend(_NO_SCORES * len(event_ids))
+        self.passed += len(event_ids)
 
     @property
     def details(self) -> Details:
