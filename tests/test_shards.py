@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import orjson
 import pytest
 
 from pytest_trainloop.suites import shard_of
-from tests.conftest import Project, documented_event
+from tests.conftest import PLANNED_METRICS, Project, documented_event, planned_events
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).with_name("pytest-trainloop")
@@ -412,3 +413,127 @@ def test_the_merge_compares_with_a_baseline_as_the_single_run_compares(
     capsys.readouterr()
     assert main(["compare", str(baseline), str(single), "--json"]) == 0
     assert read(out)["comparison"] == orjson.loads(capsys.readouterr().out)
+
+
+# --- the merge's exit code is the single run's, whatever the gates ----------------------------
+
+B = "{baseline}"  # the baseline file, in an option
+
+
+@dataclass(frozen=True)
+class Gated:
+    """A run of the planned project (conftest's PLAN) with the plan's baseline, and the exit
+    code it gives, alone and as two shards merged. On side 0 of the plan the run has the
+    baseline's own events: says_yes and graded fail cases on events the baseline has too, and
+    nothing regressed; on side 1 they regressed."""
+
+    code: int  # the exit code of the single run, and of its shards merged
+    options: tuple[str, ...] = ()  # the single run's and the shards'
+    merge: tuple[str, ...] = ()  # the merge's
+    says_yes: str = ""  # keywords added to the metric's marker
+    graded: str = ""
+    added: tuple[dict[str, Any], ...] = ()  # events the run has on top of the plan's
+    side: int = 0
+    raises_on: str = ""  # an event graded raises on
+
+    def metrics(self) -> str:
+        source = PLANNED_METRICS
+        for metric, added in (("says_yes", self.says_yes), ("graded", self.graded)):
+            if added:
+                before = f'tags=["t"])\ndef {metric}'
+                source = source.replace(before, f'tags=["t"], {added})\ndef {metric}')
+        if self.raises_on:
+            scored = "    return float("
+            raises = f"    if event.id == {self.raises_on!r}:\n        raise ValueError('boom')\n"
+            source = source.replace(scored, raises + scored)
+        return source
+
+
+REGRESSION = (f"--trainloop-baseline={B}", "--trainloop-fail-on-regression")
+MERGE_REGRESSION = ("--baseline", B, "--fail-on-regression")
+UNPAIRED = documented_event("r99", tags=["t"], content="no 0.1")  # both metrics fail it
+EXITS = {
+    "no gate: failures fail": Gated(1),
+    "min_score tolerates its metric's failures": Gated(
+        0, says_yes="min_score=0.1", graded="min_score=0.1"
+    ),
+    "min_score on one metric: the other's failures fail": Gated(1, says_yes="min_score=0.1"),
+    "min_score not met": Gated(1, says_yes="min_score=0.9", graded="min_score=0.1"),
+    "fail_under tolerates every failure": Gated(0, ("--trainloop-fail-under=0.1",)),
+    "fail_under not met": Gated(1, ("--trainloop-fail-under=0.99",)),
+    "a baseline without a gate tolerates nothing": Gated(
+        1, (f"--trainloop-baseline={B}",), ("--baseline", B)
+    ),
+    "fail-on-regression tolerates failures the baseline has": Gated(
+        0, REGRESSION, MERGE_REGRESSION
+    ),
+    "fail-on-regression tolerates them in batch mode": Gated(
+        0,
+        (*REGRESSION, "--trainloop-batch", "--trainloop-batch-size=4", "-n", "2"),
+        MERGE_REGRESSION,
+    ),
+    "fail-on-regression does not tolerate a failure the baseline lacks": Gated(
+        1, REGRESSION, MERGE_REGRESSION, added=(UNPAIRED,)
+    ),
+    "fail-on-regression does not tolerate an error on an event the baseline has": Gated(
+        1, REGRESSION, MERGE_REGRESSION, raises_on="r01"
+    ),
+    "a regression fails": Gated(1, REGRESSION, MERGE_REGRESSION, side=1),
+    "the markers' max_drop tolerates failures the baseline has": Gated(
+        0, (f"--trainloop-baseline={B}",), ("--baseline", B), "max_drop=0.5", "max_drop=0.5"
+    ),
+    "max_drop on one metric: the other's failures fail": Gated(
+        1, (f"--trainloop-baseline={B}",), ("--baseline", B), "max_drop=0.5"
+    ),
+    # says_yes' paired score falls by 0.357; graded, r32 included, is tolerated by min_score
+    "max_drop held by a run that changed": Gated(
+        0, (f"--trainloop-baseline={B}",), ("--baseline", B), "max_drop=0.4", "min_score=0", side=1
+    ),
+    "max_drop not held": Gated(
+        1, (f"--trainloop-baseline={B}",), ("--baseline", B), "max_drop=0.3", "min_score=0", side=1
+    ),
+    "--trainloop-max-drop tolerates failures the baseline has": Gated(
+        0,
+        (f"--trainloop-baseline={B}", "--trainloop-max-drop=0.5"),
+        ("--baseline", B, "--max-drop", "0.5"),
+    ),
+    "--trainloop-max-drop does not tolerate a failure the baseline lacks": Gated(
+        1,
+        (f"--trainloop-baseline={B}", "--trainloop-max-drop=0.5"),
+        ("--baseline", B, "--max-drop", "0.5"),
+        added=(UNPAIRED,),
+    ),
+}
+
+
+@pytest.mark.parametrize("gated", EXITS.values(), ids=list(EXITS))
+def test_the_merge_exits_as_the_single_run_does_whatever_tolerates_its_failures(
+    project: Project, capsys: pytest.CaptureFixture[str], gated: Gated
+) -> None:
+    from pytest_trainloop.cli import main
+
+    project.metrics(PLANNED_METRICS)
+    planned_events(project, 0)
+    baseline = project.path / "baseline.json"
+    assert project.run("--trainloop", f"--trainloop-results={baseline}").ret == 1
+    project.metrics(gated.metrics())
+    planned_events(project, gated.side)
+    project.events(gated.added, name="day2.jsonl")
+    options = [o.replace(B, str(baseline)) for o in gated.options]
+    single_path = project.path / "single.json"
+    single = project.run("--trainloop", f"--trainloop-results={single_path}", *options)
+    _, files = _sharded(project, *options)
+    out = project.path / "merged.json"
+    capsys.readouterr()
+    merged = main(
+        [
+            "merge",
+            *map(str, files),
+            "-o",
+            str(out),
+            *(o.replace(B, str(baseline)) for o in gated.merge),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert (single.ret, merged) == (gated.code, gated.code), printed
+    assert read(out)["gates"] == read(single_path)["gates"]

@@ -8,7 +8,7 @@ rule (`_set_outcome`), for a one-event case and a batch test alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import pytest
 
@@ -26,6 +26,7 @@ from pytest_trainloop.outcomes import Outcome
 from pytest_trainloop.records import BatchOutcome, CaseVerdict
 from pytest_trainloop.redact import redact
 from pytest_trainloop.suites import MetricSpec
+from pytest_trainloop.tolerance import fails, tolerating_gate
 
 _SHOWN = 20  # a batch test's failing events listed in its report
 _CUT = 500  # characters of the prompt and the reply a failed case shows with -v (-vv: all)
@@ -66,29 +67,6 @@ def case_details(item: pytest.Item, event: Event) -> str:
     return "\n".join(lines)
 
 
-def tolerating_gate(
-    spec: MetricSpec,
-    fail_under: float | None,
-    shard: tuple[int, int] | None = None,
-    baseline: MetricBaseline | None = None,
-    failed_ids: Iterable[str] = (),
-) -> str | None:
-    """The gate on the aggregate that tolerates the metric's failing cases (`failed_ids`), if
-    one does.
-
-    A shard tolerates them all: whether they fail the build is for the merge of the shards to
-    decide, as the single run would (a gate, or a failing case of a metric no gate covers). A
-    regression gate tolerates only failures on events the baseline also has.
-    """
-    if spec.min_score is not None:
-        return f"min_score={spec.min_score:g}"
-    if fail_under is not None:
-        return f"--trainloop-fail-under={fail_under:g}"
-    if shard is not None:
-        return f"shard {shard[0]}/{shard[1]} (the merge decides)"
-    return None if baseline is None else baseline.tolerates(failed_ids)
-
-
 def _set_outcome(
     report: pytest.TestReport,
     gate: str | None,
@@ -97,10 +75,11 @@ def _set_outcome(
     failure: Callable[[], str],
     tolerated: str,
 ) -> None:
-    """The one rule for a trainloop test's pytest outcome, from its verdicts: an error fails it;
-    so does a failed verdict, unless a gate tolerates it: then it is xfailed, which keeps it
-    visible, not a pass, and out of the exit code (the gate alone decides that)."""
-    if errors or (failed and gate is None):
+    """A trainloop test's pytest outcome, from its verdicts, by the rule the merge of a sharded
+    run asks too (tolerance.py): an error fails it; so does a failed verdict, unless a gate
+    tolerates it: then it is xfailed, which keeps it visible, not a pass, and out of the exit
+    code (the gate alone decides that)."""
+    if fails(failed, errors, gate):
         report.outcome = "failed"
         report.longrepr = failure()
     elif failed:
@@ -138,7 +117,7 @@ def case_into_report(
         )
         _set_outcome(
             report,
-            tolerating_gate(spec, fail_under, shard, baseline, (event.id,)),
+            tolerating_gate(spec.min_score, fail_under, shard, baseline, (event.id,)),
             kind == "failed",
             kind == "error" and report.passed,  # else pytest's report of the raise stands
             lambda: printable(failure) + case_details(item, event),
@@ -191,7 +170,7 @@ def batch_into_report(
 
     _set_outcome(
         report,
-        tolerating_gate(spec, fail_under, shard, baseline, (r[0] for r in failed)),
+        tolerating_gate(spec.min_score, fail_under, shard, baseline, (r[0] for r in failed)),
         len(failed),
         len(errors),
         failure,

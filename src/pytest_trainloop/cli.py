@@ -17,6 +17,7 @@ from typing import NoReturn
 
 import orjson
 
+from pytest_trainloop.baseline import Verdicts
 from pytest_trainloop.compare import (
     DEFAULT_ALPHA,
     ResultsFileError,
@@ -106,8 +107,8 @@ def _parser() -> argparse.ArgumentParser:
         "every shard 1..N once) into the results file the run would have written on one "
         "machine: counts, scores, gates and statistics recomputed from the cases. A complete "
         "run updates evaluation_summary.json in the output's folder. Exit 0, 1 when a gate is "
-        "not met (or a case errored, or a metric without a gate failed a case, as a run), 4 for "
-        "shards that do not make up one run.",
+        "not met (or a case errored, or a case failed that no gate tolerates, as in a run), 4 "
+        "for shards that do not make up one run.",
     )
     merge.add_argument("shards", metavar="SHARD", nargs="+", help="A shard's results file.")
     merge.add_argument(
@@ -204,6 +205,7 @@ def _merge(args: argparse.Namespace) -> int:
     into_folder = output.is_dir() or output.suffix.lower() != ".json"
     failed = []
     comparison_lines: list[str] = []
+    verdicts: Verdicts | None = None  # the baseline's: its gates tolerate failures on its events
     if args.baseline:
         from pytest_trainloop import baseline
 
@@ -214,6 +216,8 @@ def _merge(args: argparse.Namespace) -> int:
             data, baseline_path, args.alpha, args.fail_on_regression, args.max_drop
         )
         failed = compared.failed
+        # As a run's processes read them; a file that cannot be read was refused just above.
+        verdicts = baseline.read_verdicts(baseline_path)
         comparison_lines = [*table_lines(data, compared.comparison)]
         comparison_lines += newly_failed_lines(compared.comparison)
     if into_folder:  # named and summarised as a run writing to its results folder
@@ -233,7 +237,8 @@ def _merge(args: argparse.Namespace) -> int:
             f"({written.damaged_summary}); the trend was rebuilt from the run files",
             file=sys.stderr,
         )
-    return GATE_FAILED if failed or merge.exit_code(merged) else OK
+    code = merge.exit_code(merged, verdicts, args.fail_on_regression, args.max_drop)
+    return GATE_FAILED if failed or code else OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

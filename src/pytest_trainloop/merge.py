@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_trainloop.baseline import MetricBaseline, Verdicts, tolerating_label
 from pytest_trainloop.compare import ResultsFileError, read_results
 from pytest_trainloop.results import FORMAT_VERSION
 from pytest_trainloop.summary import Gate, Tally, merge_usage
+from pytest_trainloop.tolerance import fails, tolerating_gate
 
 Shard = tuple[int, int]  # (index, count), 1-based
 SECTION = "shard"  # a shard's own top-level section of its results file
@@ -277,17 +279,31 @@ def merge(shards: Sequence[ShardFile]) -> Merged:
     )
 
 
-def exit_code(merged: Merged) -> int:
-    """The single run's exit code: 1 when a gate did not hold, a case errored, or a metric that
-    no gate covers failed a case (channel.py's rule, which the shards deferred); else 0."""
+def exit_code(
+    merged: Merged,
+    baseline: Verdicts | None = None,
+    fail_on_regression: bool = False,
+    overall_max_drop: float | None = None,
+) -> int:
+    """The single run's exit code: 1 when a gate did not hold (the regression gates are the
+    caller's, from `baseline.apply`), or when a metric's cases fail the run by the rule that
+    gave the single run's cases their outcomes (tolerance.py; a shard leaves it to here): a case
+    errored, or failed with no gate tolerating it; else 0.
+
+    `baseline`: the verdicts of the baseline the merge compared with (`baseline.read_verdicts`),
+    and the regression gates' options, which tolerate failing cases on events it has.
+    """
     tally = merged.tally
+    if not all(g.held for g in merged.gates) or tally.unattributed_errors > 0:
+        return 1
     fail_under = merged.configuration.get("fail_under")
-    failed = (
-        not all(g.held for g in merged.gates)
-        or tally.unattributed_errors > 0
-        or any(
-            t.errors or (t.failed and t.min_score is None and fail_under is None)
-            for t in tally.metrics.values()
-        )
-    )
-    return 1 if failed else 0
+    for key, t in tally.metrics.items():
+        verdicts = None if baseline is None else baseline.get(key)
+        paired = None
+        if verdicts is not None:  # as a run's process makes it for the metric's cases (run.py)
+            gate = tolerating_label(t.max_drop, fail_on_regression, overall_max_drop)
+            paired = MetricBaseline(verdicts, gate)
+        tolerating = tolerating_gate(t.min_score, fail_under, None, paired, t.failed_ids())
+        if fails(t.failed, t.errors, tolerating):
+            return 1
+    return 0

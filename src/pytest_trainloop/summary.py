@@ -77,6 +77,10 @@ class MetricTally:
     def total(self) -> int:
         return self.passed + self.failed + self.errors
 
+    def failed_ids(self) -> Iterator[str]:
+        """The event ids of its failed cases (not its errors), in the order counted."""
+        return (d["event_id"] for d in self.full.values() if d["verdict"] == "failed")
+
     def count(
         self,
         event_id: str,
