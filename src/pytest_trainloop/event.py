@@ -152,7 +152,11 @@ class Event:
             try:
                 parsed = orjson.loads(self.line)
             except orjson.JSONDecodeError as exc:
-                raise EventLineError(f"{self.source}: cannot parse the line again: {exc}") from None
+                # The reader's check passed it (a number past a double's range, 1e999, in a
+                # field the check leaves unbuilt is the one known way), orjson does not.
+                raise EventLineError(
+                    f"{self.source}: orjson cannot parse the line: {exc}"
+                ) from None
             object.__setattr__(self, "_parsed", parsed)  # a cache, not a change of value
         return parsed
 
