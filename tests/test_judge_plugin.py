@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import orjson
 import pytest
 
@@ -367,3 +369,56 @@ def test_no_frame_of_a_traceback_holds_a_key_not_even_with_full_trace(
     output = result.stdout.str() + result.stderr.str()
     assert "JudgeCallError: openai/reject-key: HTTP 401" in output
     assert "sk-test-" not in output
+
+
+PASSWORD = "Tr0ub4dor-proxy-pass"  # of the login a base URL carries: `user:password@host`
+
+
+@pytest.mark.parametrize("where", ["env", "config"])
+@pytest.mark.parametrize(
+    "mode", [[], ["--trainloop-batch"], ["-n2"]], ids=["per-case", "batch", "-n2"]
+)
+def test_a_password_in_the_judge_base_url_is_written_nowhere(
+    judged: Project,
+    judge_server: JudgeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    mode: list[str],
+) -> None:
+    # A proxy in front of the model server that takes a login in the URL, refuses it, and
+    # echoes it back: whole, inside the URL, and as the Basic header's base64.
+    url = judge_server.url.replace("http://", f"http://proxy-user:{PASSWORD}@") + "/v1"
+    config = CONFIG.replace("[openai/truthful, anthropic/truthful]", "[openai/reject-login]")
+    if where == "env":
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+    else:
+        monkeypatch.delenv("OPENAI_BASE_URL")
+        config += f"    base_urls:\n      openai: {url}\n"
+    (judged.path / "trainloop.config.yaml").write_text(config)
+    junit = judged.path / "junit.xml"
+    result = judged.run(
+        "--trainloop", "-vv", "--tb=long", "-l", "--full-trace", f"--junitxml={junit}", *mode
+    )
+    login = base64.b64encode(f"proxy-user:{PASSWORD}".encode()).decode()
+    assert judge_server.requests[0]["headers"]["Authorization"] == f"Basic {login}"  # sent
+    written = {
+        "terminal": result.stdout.str() + result.stderr.str(),
+        "junit": junit.read_text(),
+        "results": (judged.data / "results" / judged.summary()["results_file"]).read_text(),
+        "summary": (judged.data / "results" / "evaluation_summary.json").read_text(),
+    }
+    for name, text in written.items():
+        assert PASSWORD[:8] not in text, f"the password in the {name}"
+        assert login[:12] not in text, f"the password, in base64, in the {name}"
+    # Still useful: who was refused where, and what the proxy said.
+    reasons = {
+        d["reason"]
+        for metric in judged.results()["suites"]["support"]["metrics"].values()
+        for d in metric["details"]
+    }
+    assert len(reasons) == 1
+    (reason,) = reasons
+    assert reason.startswith("JudgeCallError: openai/reject-login: HTTP 401")
+    assert "proxy_error: proxy login proxy-user:" in reason
+    assert f"{judge_server.url.replace('http://', 'http://proxy-user:[redacted]@')}/v1" in reason
+    assert "proxy login proxy-user:" in written["junit"]

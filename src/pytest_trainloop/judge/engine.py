@@ -225,13 +225,15 @@ class Judge:
                 f"replay mode: no recorded answer from {name} (sample {sample}) for the claim "
                 f"{claim[:120]!r}; record it once with the cache in 'use' mode"
             )
+        url, login = base_url(model.provider, self.config.base_urls)  # no login in `url`
         async with engine.semaphore:
             reply = await ask(
                 engine.client,
                 model,
                 prompt,
                 temperature,
-                base_url(model.provider, self.config.base_urls),
+                url,
+                login,
                 self.config.max_retries,
                 self.config.backoff,
             )
