@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import time
 
 import orjson
 import pytest
@@ -145,6 +147,33 @@ def test_a_damaged_cache_entry_is_asked_again_and_a_leftover_temp_file_ignored(
     result.stdout.fnmatch_lines([f"*TrainloopWarning: judge cache entry {entry} cannot be read*"])
     assert len(judge_server.requests) == calls + 1
     assert orjson.loads(entry.read_bytes())["answer"]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n2"]], ids=["serial", "-n2"])
+def test_entries_a_killed_run_left_as_temporary_files_are_asked_again_and_the_files_removed(
+    judged: Project, judge_server: JudgeServer, workers: list[str]
+) -> None:
+    judged.run("--trainloop", "-k", "is_polite")
+    calls = len(judge_server.requests)
+    entries = sorted((judged.data / "judge_cache").rglob("*.json"))
+    # As a run killed between writing each entry and renaming it into place leaves them: whole
+    # entries under write_atomically's temporary names, an hour old.
+    hour_ago = time.time() - 3600
+    left = []
+    for n, entry in enumerate(entries):
+        temporary = entry.parent / f".tmp-k1lled{n:02d}.json"
+        temporary.write_bytes(entry.read_bytes())
+        os.utime(temporary, (hour_ago, hour_ago))
+        entry.unlink()
+        left.append(temporary)
+    writing_now = entries[0].parent / ".tmp-wr1t1ng0.json"  # another run's write, going on now
+    writing_now.write_bytes(b"{")
+    outcomes = judged.run("--trainloop", "-k", "is_polite", *workers).parseoutcomes()
+    assert (outcomes["passed"], outcomes["failed"]) == (3, 3)
+    assert len(judge_server.requests) == calls * 2  # no temporary file was taken for an entry
+    assert all(entry.exists() for entry in entries)
+    assert not any(temporary.exists() for temporary in left)
+    assert writing_now.exists()
 
 
 @pytest.mark.parametrize("workers", [[], ["-n2"]], ids=["serial", "-n2"])

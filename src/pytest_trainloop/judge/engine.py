@@ -98,7 +98,9 @@ class Judge:
 
     def share(self) -> Judge:
         """A judge with the same settings, engine and cache, and a usage tally of its own."""
-        return Judge(self.config, self._get_engine())
+        shared = Judge(self.config, self._get_engine())
+        shared.cache = self.cache  # one object: what it did once (a folder swept) stays done
+        return shared
 
     def _get_engine(self) -> _Engine:
         if self._engine is None:
