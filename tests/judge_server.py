@@ -12,11 +12,15 @@ Models (the part after `openai/` or `anthropic/`):
 - `malformed`: HTTP 200 with a body that is not JSON;
 - `reject-key`: HTTP 401 whose error body echoes the API key it was sent, whole and as a
   prefix (as some providers do), in the provider's own error shape;
+- `reject-login`: HTTP 401 whose error body echoes the login it was sent in the URL (`Basic`
+  credentials, as a proxy in front of a model server may): the header, the decoded
+  `user:password` and the URL with them, in the OpenAI error shape;
 - `slow:<ms>`: `truthful` after a delay.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -95,6 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
             anthropic = self.path.endswith("/v1/messages")
             if body["model"] == "reject-key":
                 status, payload = 401, _rejected_key(self.headers, anthropic)
+            elif body["model"] == "reject-login":
+                status, payload = 401, _rejected_login(self.headers, self.path)
             elif status != 200:
                 payload = json.dumps({"error": {"message": f"scripted {status}"}}).encode()
             elif text is None:
@@ -137,6 +143,17 @@ def _rejected_key(headers: Any, anthropic: bool) -> bytes:
             "echo": headers.get("authorization"),
         }
     return json.dumps(error).encode()
+
+
+def _rejected_login(headers: Any, path: str) -> bytes:
+    """A 401 body that echoes the login a URL's `user:password@` sent, as some proxies do."""
+    header = headers.get("authorization", "")
+    login = base64.b64decode(header.removeprefix("Basic ")).decode() if header else ""
+    message = (
+        f"proxy login {login} refused for http://{login}@{headers.get('host')}{path} "
+        f"(authorization: {header})"
+    )
+    return json.dumps({"error": {"message": message, "type": "proxy_error"}}).encode()
 
 
 def serving() -> Iterator[JudgeServer]:

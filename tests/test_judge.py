@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
 
 from pytest_trainloop import TrainloopWarning
@@ -255,6 +261,46 @@ def test_a_damaged_cache_entry_in_replay_mode_is_named_then_a_miss(
         pytest.raises(JudgeCacheMissError),
     ):
         replay.assert_true(TRUE_CLAIM)
+
+
+# Killed between writing an entry's temporary file and renaming it into place: the kill comes
+# from the process itself at that moment, which a signal from outside could not aim at.
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from pytest_trainloop.judge import Judge, JudgeConfig
+
+os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+config = JudgeConfig(
+    models=("openai/truthful",), calls_per_model_per_claim=1, cache_folder=Path(sys.argv[1])
+)
+Judge(config).assert_true(sys.argv[2])
+"""
+
+
+def test_an_entry_a_killed_write_left_as_a_temporary_file_is_asked_again_and_the_file_removed(
+    tmp_path: Path, judge_server: JudgeServer
+) -> None:
+    cache = tmp_path / "cache"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, str(cache), TRUE_CLAIM], capture_output=True
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    [left] = [path for path in cache.rglob("*") if path.is_file()]
+    assert left.name.startswith(".tmp-") and orjson.loads(left.read_bytes())["answer"]
+    hour_ago = time.time() - 3600
+    os.utime(left, (hour_ago, hour_ago))
+    writing_now = left.parent / ".tmp-wr1t1ng0.json"  # another process's write, going on now
+    writing_now.write_bytes(b'{"answer": "<result>tr')
+    again = judge_for(tmp_path, "openai/truthful", calls_per_model_per_claim=1)
+    assert again.assert_true(TRUE_CLAIM)
+    # The temporary file was no entry: both answers were asked, and both are entries now.
+    usage = again.usage["openai/truthful"]
+    assert (usage.calls, usage.cache_hits) == (2, 0)
+    assert not left.exists()
+    assert writing_now.exists()
+    entries = sorted(path.name for path in cache.rglob("*.json") if path != writing_now)
+    assert len(entries) == 2 and not any(name.startswith(".") for name in entries)
 
 
 def test_refresh_asks_again_and_off_keeps_nothing(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import time
+
 import orjson
 import pytest
 
@@ -143,6 +147,33 @@ def test_a_damaged_cache_entry_is_asked_again_and_a_leftover_temp_file_ignored(
     result.stdout.fnmatch_lines([f"*TrainloopWarning: judge cache entry {entry} cannot be read*"])
     assert len(judge_server.requests) == calls + 1
     assert orjson.loads(entry.read_bytes())["answer"]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n2"]], ids=["serial", "-n2"])
+def test_entries_a_killed_run_left_as_temporary_files_are_asked_again_and_the_files_removed(
+    judged: Project, judge_server: JudgeServer, workers: list[str]
+) -> None:
+    judged.run("--trainloop", "-k", "is_polite")
+    calls = len(judge_server.requests)
+    entries = sorted((judged.data / "judge_cache").rglob("*.json"))
+    # As a run killed between writing each entry and renaming it into place leaves them: whole
+    # entries under write_atomically's temporary names, an hour old.
+    hour_ago = time.time() - 3600
+    left = []
+    for n, entry in enumerate(entries):
+        temporary = entry.parent / f".tmp-k1lled{n:02d}.json"
+        temporary.write_bytes(entry.read_bytes())
+        os.utime(temporary, (hour_ago, hour_ago))
+        entry.unlink()
+        left.append(temporary)
+    writing_now = entries[0].parent / ".tmp-wr1t1ng0.json"  # another run's write, going on now
+    writing_now.write_bytes(b"{")
+    outcomes = judged.run("--trainloop", "-k", "is_polite", *workers).parseoutcomes()
+    assert (outcomes["passed"], outcomes["failed"]) == (3, 3)
+    assert len(judge_server.requests) == calls * 2  # no temporary file was taken for an entry
+    assert all(entry.exists() for entry in entries)
+    assert not any(temporary.exists() for temporary in left)
+    assert writing_now.exists()
 
 
 @pytest.mark.parametrize("workers", [[], ["-n2"]], ids=["serial", "-n2"])
@@ -367,3 +398,56 @@ def test_no_frame_of_a_traceback_holds_a_key_not_even_with_full_trace(
     output = result.stdout.str() + result.stderr.str()
     assert "JudgeCallError: openai/reject-key: HTTP 401" in output
     assert "sk-test-" not in output
+
+
+PASSWORD = "Tr0ub4dor-proxy-pass"  # of the login a base URL carries: `user:password@host`
+
+
+@pytest.mark.parametrize("where", ["env", "config"])
+@pytest.mark.parametrize(
+    "mode", [[], ["--trainloop-batch"], ["-n2"]], ids=["per-case", "batch", "-n2"]
+)
+def test_a_password_in_the_judge_base_url_is_written_nowhere(
+    judged: Project,
+    judge_server: JudgeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    mode: list[str],
+) -> None:
+    # A proxy in front of the model server that takes a login in the URL, refuses it, and
+    # echoes it back: whole, inside the URL, and as the Basic header's base64.
+    url = judge_server.url.replace("http://", f"http://proxy-user:{PASSWORD}@") + "/v1"
+    config = CONFIG.replace("[openai/truthful, anthropic/truthful]", "[openai/reject-login]")
+    if where == "env":
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+    else:
+        monkeypatch.delenv("OPENAI_BASE_URL")
+        config += f"    base_urls:\n      openai: {url}\n"
+    (judged.path / "trainloop.config.yaml").write_text(config)
+    junit = judged.path / "junit.xml"
+    result = judged.run(
+        "--trainloop", "-vv", "--tb=long", "-l", "--full-trace", f"--junitxml={junit}", *mode
+    )
+    login = base64.b64encode(f"proxy-user:{PASSWORD}".encode()).decode()
+    assert judge_server.requests[0]["headers"]["Authorization"] == f"Basic {login}"  # sent
+    written = {
+        "terminal": result.stdout.str() + result.stderr.str(),
+        "junit": junit.read_text(),
+        "results": (judged.data / "results" / judged.summary()["results_file"]).read_text(),
+        "summary": (judged.data / "results" / "evaluation_summary.json").read_text(),
+    }
+    for name, text in written.items():
+        assert PASSWORD[:8] not in text, f"the password in the {name}"
+        assert login[:12] not in text, f"the password, in base64, in the {name}"
+    # Still useful: who was refused where, and what the proxy said.
+    reasons = {
+        d["reason"]
+        for metric in judged.results()["suites"]["support"]["metrics"].values()
+        for d in metric["details"]
+    }
+    assert len(reasons) == 1
+    (reason,) = reasons
+    assert reason.startswith("JudgeCallError: openai/reject-login: HTTP 401")
+    assert "proxy_error: proxy login proxy-user:" in reason
+    assert f"{judge_server.url.replace('http://', 'http://proxy-user:[redacted]@')}/v1" in reason
+    assert "proxy login proxy-user:" in written["junit"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import gzip
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +267,92 @@ def test_a_password_in_the_url_is_never_shown() -> None:
         read_events("ftp://reader:hunter2-is-my-password@127.0.0.1:1/data")
     assert "hunter2" not in str(raised.value)
     assert "ftp://reader:[redacted]@127.0.0.1:1/data" in str(raised.value)
+
+
+# --- a folder served over HTTP behind a login, on 127.0.0.1 ----------------------------------
+
+LOGIN = ("reader", "http-folder-pass-7c1e")  # user, password, written into the data folder URL
+
+
+class _LoginFolderHandler(SimpleHTTPRequestHandler):
+    """A plain directory server (its listings are the HTML pages fsspec's HTTP filesystem
+    reads) that answers 401 to a request without the login."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        expected = base64.b64encode(":".join(LOGIN).encode()).decode()
+        if self.headers.get("authorization") != f"Basic {expected}":
+            self.send_error(401)
+            return
+        super().do_GET()
+
+    do_HEAD = do_GET
+
+
+@pytest.fixture
+def http_folder(data_folder: Path) -> Iterator[str]:
+    """`data_folder` served at this URL, the login written into it."""
+    pytest.importorskip("aiohttp")  # fsspec's HTTP filesystem
+    handler = functools.partial(_LoginFolderHandler, directory=str(data_folder.parent))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    user, password = LOGIN
+    yield f"http://{user}:{password}@127.0.0.1:{server.server_address[1]}/{data_folder.name}"
+    server.shutdown()
+    server.server_close()
+
+
+RAISING_METRIC = """
+import pytest
+
+@pytest.mark.trainloop_suite("s", tags=["greeting"])
+def says_hello(event):
+    if not event.response.startswith("Hello"):
+        raise ValueError(f"no greeting in {event.source}")
+"""
+
+
+@pytest.mark.parametrize("given", ["option", "env"])
+def test_a_password_in_the_data_folder_url_is_written_nowhere(
+    project: Project,
+    data_folder: Path,
+    http_folder: str,
+    monkeypatch: pytest.MonkeyPatch,
+    given: str,
+) -> None:
+    write_lines(
+        data_folder / "events" / "day1.jsonl",
+        [documented_event("req_1"), documented_event("req_2", content="Bye"), b"{bad"],
+    )
+    project.metrics(RAISING_METRIC)
+    if given == "env":
+        monkeypatch.setenv("TRAINLOOP_DATA_FOLDER", http_folder)
+        where = []
+    else:
+        where = ["--trainloop-data-folder", http_folder]
+    junit = project.path / "junit.xml"
+    # Each worker reads the folder itself; -l --full-trace shows every frame's locals.
+    result = project.pytester.runpytest_subprocess(
+        "--trainloop", "-n", "2", "-p", "no:randomly", "-vv", "--tb=long", "-l",
+        "--full-trace", f"--junitxml={junit}", *where,
+    )  # fmt: skip
+    result.assert_outcomes(passed=1, failed=1)
+    written = {
+        "terminal": result.stdout.str() + result.stderr.str(),
+        "junit": junit.read_text(),
+        "results": "".join(path.read_text() for path in project.results_files()),
+    }
+    for name, text in written.items():
+        assert LOGIN[1][:8] not in text, f"the password in the {name}"
+    # Still useful: the URL, but for its password, where the events were read and the bad line.
+    shown = http_folder.replace(f":{LOGIN[1]}@", ":[redacted]@")
+    assert f"trainloop: data folder {shown} (from " in written["terminal"]
+    assert f"{shown}/events/day1.jsonl:3: not valid JSON" in written["terminal"]
+    assert f"ValueError: no greeting in {shown}/events/day1.jsonl:2" in written["junit"]
+    assert project.results()["configuration"]["data_folder"] == shown
 
 
 # --- S3, served by moto on 127.0.0.1 -------------------------------------------------------

@@ -30,6 +30,7 @@ import orjson
 
 from pytest_trainloop.event import BadLine, Event, Source, Usage, new_event
 from pytest_trainloop.lines import EventFile, EventLineError, OpenFiles
+from pytest_trainloop.redact import redacted_repr
 from pytest_trainloop.remote import RemoteFolder, RemoteFolderError, is_url, shown_url
 from pytest_trainloop.validation import EventKey, check_event, validate_event
 
@@ -79,6 +80,8 @@ class EventLog:
     bad_lines: list[BadLine]
     # The descriptors its events read their lines again through.
     open_files: OpenFiles = field(default_factory=OpenFiles, repr=False, compare=False)
+
+    __repr__ = redacted_repr  # the folder's URL may hold a login
 
     @property
     def events_folder(self) -> str:

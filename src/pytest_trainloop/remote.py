@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pytest_trainloop import redact
 
@@ -53,12 +52,8 @@ def is_url(folder: object) -> bool:
 def shown_url(url: str) -> str:
     """The URL as messages show it: a password written into it (`ftp://me:pw@host`) masked, and
     registered with `redact` so that a filesystem's error repeating it is masked too."""
-    parts = urlsplit(url.rsplit("::", 1)[-1])
-    if not parts.password:
-        return url
-    redact.register(parts.password)
-    netloc = parts.netloc.replace(f":{parts.password}@", f":{redact.REDACTED}@", 1)
-    return url.replace(urlunsplit(parts), urlunsplit(parts._replace(netloc=netloc)), 1)
+    redact.register_url(url)
+    return redact.mask_url_logins(url)
 
 
 def _error_text(exc: BaseException) -> str:

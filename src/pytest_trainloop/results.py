@@ -264,10 +264,10 @@ def _detail_blocks(details: Details, separator: str) -> Iterator[bytes]:
         yield separator.join(block).encode()
 
 
-def remove_stale_temp_files(folder: Path, started: float) -> None:
+def remove_stale_temp_files(folder: Path, before: float) -> None:
     """Remove the temporary files a write killed half-way left in `folder`: ours by their exact
-    name, and older than this run (`started`, seconds since the epoch), so that a write of
-    another run going on now keeps its file."""
+    name, and last written before `before` (seconds since the epoch: the run's start, for the
+    results), so that a write going on now, of another run or process, keeps its file."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -276,7 +276,7 @@ def remove_stale_temp_files(folder: Path, started: float) -> None:
         if not _TEMP_NAME.fullmatch(entry.name):
             continue
         try:
-            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < started:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < before:
                 os.unlink(entry.path)
         except OSError:
             continue  # gone already, or not ours to remove: nothing lost either way

@@ -26,6 +26,7 @@ from pytest_trainloop.config_file import (
     resolve_data_folder,
     shown_data_folder,
 )
+from pytest_trainloop.redact import redacted_repr
 from pytest_trainloop.suites import Selection
 from pytest_trainloop.timestamps import parse_iso_timestamp
 
@@ -183,6 +184,8 @@ class Settings:
     html_path: Path | None = None
     markdown_path: Path | None = None
     step_summary: bool = True  # append the Markdown summary to $GITHUB_STEP_SUMMARY
+
+    __repr__ = redacted_repr  # the data folder's URL, a judge's base URL, may hold a login
 
     def judge_config(self) -> JudgeConfig:
         """The judge's settings, checked by `resolve` already."""

@@ -4,11 +4,16 @@ One file per answer keeps concurrent xdist workers from ever writing the same fi
 different content (a key names one answer), keeps a run killed mid-write harmless (a temporary
 file is renamed into place or left aside), and keeps `git diff` readable when the cache is
 committed so that CI can replay every verdict offline.
+
+A temporary file a killed write left aside is never read (an entry is read by its key's name
+alone) and is removed by the next write into its folder, where the entry it never became is
+written when its answer is asked again: the cache folder stays fit to commit.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,9 +21,13 @@ from typing import Any
 import orjson
 
 from pytest_trainloop import TrainloopWarning
-from pytest_trainloop.results import write_atomically
+from pytest_trainloop.results import remove_stale_temp_files, write_atomically
 
 MODES = ("use", "refresh", "off", "replay")
+# Seconds after which a temporary file is a killed write's, not one going on: a write takes
+# milliseconds, but other processes (xdist workers, other runs sharing the cache) write into
+# the same folders at any time, so no run's start can tell.
+STALE_AFTER = 60.0
 
 
 class JudgeCacheMissError(Exception):
@@ -31,6 +40,7 @@ class JudgeCache:
             raise ValueError(f"judge cache mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.folder = folder
         self.mode = mode
+        self._swept: set[Path] = set()  # folders cleared of stale temporary files by `put`
 
     @staticmethod
     def key(model: str, prompt: str, temperature: float, sample: int) -> str:
@@ -67,4 +77,8 @@ class JudgeCache:
         if self.mode == "off":
             return
         data = orjson.dumps(entry, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-        write_atomically(self._path(key), data)
+        path = self._path(key)
+        if path.parent not in self._swept:  # once per folder: a run writes many entries
+            remove_stale_temp_files(path.parent, time.time() - STALE_AFTER)
+            self._swept.add(path.parent)
+        write_atomically(path, data)

@@ -13,6 +13,7 @@ from typing import Any
 from pytest_trainloop.judge.cache import MODES
 from pytest_trainloop.judge.panel import DEFAULT_TEMPLATE
 from pytest_trainloop.judge.providers import Model
+from pytest_trainloop.redact import redacted_repr
 
 
 class JudgeConfigError(ValueError):
@@ -60,8 +61,10 @@ class JudgeConfig:
     backoff: float = 0.5  # seconds before the first retry; doubled each time, plus jitter
     cache_folder: Path = Path("data") / "judge_cache"
     cache_mode: str = "use"
-    base_urls: dict[str, str] = field(default_factory=dict)
+    base_urls: dict[str, str] = field(default_factory=dict)  # a URL may hold a login
     env_path: Path | None = None
+
+    __repr__ = redacted_repr
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, Any], base: Path, data_folder: Path) -> JudgeConfig:

@@ -98,7 +98,9 @@ class Judge:
 
     def share(self) -> Judge:
         """A judge with the same settings, engine and cache, and a usage tally of its own."""
-        return Judge(self.config, self._get_engine())
+        shared = Judge(self.config, self._get_engine())
+        shared.cache = self.cache  # one object: what it did once (a folder swept) stays done
+        return shared
 
     def _get_engine(self) -> _Engine:
         if self._engine is None:
@@ -225,13 +227,15 @@ class Judge:
                 f"replay mode: no recorded answer from {name} (sample {sample}) for the claim "
                 f"{claim[:120]!r}; record it once with the cache in 'use' mode"
             )
+        url, login = base_url(model.provider, self.config.base_urls)  # no login in `url`
         async with engine.semaphore:
             reply = await ask(
                 engine.client,
                 model,
                 prompt,
                 temperature,
-                base_url(model.provider, self.config.base_urls),
+                url,
+                login,
                 self.config.max_retries,
                 self.config.backoff,
             )

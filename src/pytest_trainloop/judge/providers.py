@@ -6,18 +6,21 @@ anyio, whose own pytest plugin every pytest run would then load, judge or not (m
 `bench/inert.py`). Retries back off exponentially with jitter and honour `Retry-After`.
 
 No key is ever a local variable of a frame that can end up in a traceback (think `pytest -l`):
-the headers that carry it are built in the call that sends them. Every key sent is registered
-with `redact`, and an error body is redacted before it is kept.
+the headers that carry it are built in the call that sends them, and a login written into a
+base URL (`https://user:password@proxy/v1`) travels apart from the URL, in an httpx auth whose
+repr shows nothing. Every key and login sent is registered with `redact`, and an error body is
+redacted before it is kept.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pytest_trainloop.redact import redact, register
+from pytest_trainloop.redact import redact, register, register_url
 
 if TYPE_CHECKING:
     import httpx
@@ -91,9 +94,26 @@ def api_key(provider: str) -> str:
     return key
 
 
-def base_url(provider: str, configured: dict[str, str]) -> str:
-    url = os.environ.get(BASE_URL_VARIABLES[provider]) or configured.get(provider)
-    return (url or DEFAULT_BASE_URLS[provider]).rstrip("/")
+def base_url(provider: str, configured: dict[str, str]) -> tuple[str, httpx.Auth | None]:
+    """The provider's API URL, without the login written into it if any, and the httpx auth
+    that sends that login (as `Basic` credentials, as httpx sends a URL's own)."""
+    url = (
+        os.environ.get(BASE_URL_VARIABLES[provider])
+        or configured.get(provider)
+        or DEFAULT_BASE_URLS[provider]
+    ).rstrip("/")
+    if "@" not in url:
+        return url, None
+    import httpx
+
+    parsed = httpx.URL(url)
+    if not parsed.userinfo:
+        return url, None
+    register_url(url)
+    # The header's base64 too: a proxy refusing the login may echo the header it was sent.
+    register(base64.b64encode(f"{parsed.username}:{parsed.password}".encode()).decode())
+    bare = str(parsed.copy_with(userinfo=b"")).rstrip("/")
+    return bare, httpx.BasicAuth(parsed.username, parsed.password)
 
 
 def _request(model: Model, prompt: str, temperature: float, url: str) -> tuple[str, dict[str, Any]]:
@@ -164,10 +184,12 @@ async def ask(
     prompt: str,
     temperature: float,
     url: str,
+    login: httpx.Auth | None,
     max_retries: int,
     backoff: float = 0.5,
 ) -> Reply:
-    """One answer from `model`, retrying 429, 5xx, timeouts and connection errors."""
+    """One answer from `model` at `url` (logging in with `login`, if not None), retrying 429,
+    5xx, timeouts and connection errors."""
     __tracebackhide__ = True  # a failed verdict's traceback ends in the user's metric
     import asyncio
 
@@ -180,7 +202,12 @@ async def ask(
         delay: float | None = None
         try:
             # The headers, and the key in them, are no local of this frame.
-            response = await client.post(endpoint, headers=_headers(model.provider), json=body)
+            response = await client.post(
+                endpoint,
+                headers=_headers(model.provider),
+                json=body,
+                auth=login or httpx.USE_CLIENT_DEFAULT,
+            )
         except httpx.TimeoutException:
             problem = "timed out"
         except httpx.TransportError as exc:
