@@ -14,15 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
+from pytest_trainloop.atomic import remove_stale_temp_files, write_atomically
 from pytest_trainloop.report.view import failing_cases, run_view
-from pytest_trainloop.results import (
-    SUMMARY_NAME,
-    build,
-    dumps,
-    remove_stale_temp_files,
-    write,
-    write_atomically,
-)
+from pytest_trainloop.results import SUMMARY_NAME, build, dumps, write
 from pytest_trainloop.summary import Gate, Tally
 
 NOW = datetime(2024, 1, 15, 14, 30, 25, 123456, tzinfo=timezone.utc)

@@ -146,8 +146,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from pytest_trainloop.atomic import write_atomically
     from pytest_trainloop.report import render_markdown, write_html_report
-    from pytest_trainloop.results import write_atomically
 
     written = write_html_report(Path(args.results), Path(args.output))
     print(f"report: {written}")

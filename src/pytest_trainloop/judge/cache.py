@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from pytest_trainloop import TrainloopWarning
-from pytest_trainloop.results import remove_stale_temp_files, write_atomically
+from pytest_trainloop.atomic import remove_stale_temp_files, write_atomically
 
 MODES = ("use", "refresh", "off", "replay")
 # Seconds after which a temporary file is a killed write's, not one going on: a write takes

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pytest_trainloop.atomic import write_atomically
 from pytest_trainloop.events import EventLog, EventsNotFoundError, read_events
 from pytest_trainloop.report.history import gather_history
 from pytest_trainloop.report.html import render_html
 from pytest_trainloop.report.markdown import render_markdown
-from pytest_trainloop.results import write_atomically
 from pytest_trainloop.settings import Settings
 
 __all__ = ["STEP_SUMMARY_ENV", "ReportFile", "write_reports"]

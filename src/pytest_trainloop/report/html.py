@@ -354,8 +354,8 @@ def write_html_report(results_path: str | os.PathLike[str], output: str | os.Pat
     folder; a data folder that is gone leaves the page without conversations, not unwritten.
     A file that is missing or not a results file raises `ResultsFileError` naming it.
     """
+    from pytest_trainloop.atomic import write_atomically
     from pytest_trainloop.compare import read_results
-    from pytest_trainloop.results import write_atomically
 
     path = Path(results_path)
     results = read_results(path)
