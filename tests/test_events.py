@@ -112,6 +112,45 @@ def test_content_given_as_parts_reads_as_text(data_folder: Path) -> None:
     assert read.prompt == "Look: a cat"
 
 
+def test_prompt_and_response_read_alone_equal_those_of_the_parsed_line(data_folder: Path) -> None:
+    # Read before anything else, they decode the line's texts alone (texts.py); read after
+    # `raw`, they come from the parsed dict: both ways must agree on every shape.
+    parts = [{"type": "text", "text": "Look: "}, {"type": "image_url"}, "plain", {"text": "x"}]
+    documented = documented_event()
+    with_parts = documented_event("r2")
+    with_parts["input"]["messages"] = [
+        {"role": "user", "content": "first"},
+        {"role": "user", "content": parts},
+        {"role": "assistant", "content": None},
+    ]
+    with_parts["output"]["content"] = parts
+    no_user = documented_event("r3")
+    no_user["input"]["messages"] = [{"role": "system", "content": "be brief"}]
+    no_content = documented_event("r4")
+    no_content["input"]["messages"] = [{"role": "user"}]
+    del no_content["output"]["content"]
+    lines = [
+        documented,
+        with_parts,
+        no_user,
+        no_content,
+        documented_event("r5", content=None, error="Timed out"),
+        flat_event(),
+        flat_event(content=None),
+    ]
+    write_lines(data_folder / "events" / "a.jsonl", lines)
+    alone = [(e.prompt, e.response) for e in read_events(data_folder).events]
+    parsed = [(e.raw and e.prompt, e.response) for e in read_events(data_folder).events]
+    assert alone == parsed
+    assert alone[:5] == [
+        ("Hello!", "Hello! How can I help you today?"),
+        ("Look: plain", "Look: plain"),
+        ("", "Hello! How can I help you today?"),
+        ("", ""),
+        ("Hello!", ""),
+    ]
+
+
 def test_files_are_read_in_sorted_path_order_and_line_order_is_kept(data_folder: Path) -> None:
     events = data_folder / "events"
     write_lines(events / "b.jsonl", [documented_event("b1"), documented_event("b2")])

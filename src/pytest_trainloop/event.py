@@ -6,7 +6,7 @@ as a messages list, `output{content}`, `model`, `modelParams`, `startTimeMs`, ..
 keeps where its line lies (`lines.EventFile`), not the line: the line is read and parsed again
 when a metric asks for it, and its other attributes derive from that dict.
 
-Below the checks and the reader: imports only `lines`, and no pytest.
+Below the checks and the reader: imports only `lines` and `texts`, and no pytest.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from pytest_trainloop.lines import EventFile, EventLineError
+from pytest_trainloop.texts import Texts, decode_texts, text_of
 
 # pytest leaves this module's frames out of a failing metric's traceback: an error met inside an
 # event's attribute (a file cut during the run, say) is shown at the metric's own line, with
@@ -78,19 +79,6 @@ class BadLine:
         return f"{self.source}: {self.reason}"
 
 
-def _text(content: object) -> str:
-    """The text of a message's content: a string, or a list of parts (`{"type": "text", ...}`)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part if isinstance(part, str) else str(part.get("text", ""))
-            for part in content
-            if isinstance(part, str) or (isinstance(part, dict) and part.get("type") == "text")
-        )
-    return ""
-
-
 def _error_text(error: object) -> str | None:
     """A recorded error as one readable line (SDKs write a string or a `{type, message}` dict)."""
     if error is None or isinstance(error, str):
@@ -130,6 +118,7 @@ class Event:
     _file: EventFile = field(repr=False)
     _index: int = field(repr=False)
     _parsed: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    _texts: Texts | None = field(default=None, init=False, repr=False)
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -160,10 +149,18 @@ class Event:
             object.__setattr__(self, "_parsed", parsed)  # a cache, not a change of value
         return parsed
 
+    def _read_texts(self) -> Texts | None:
+        """The line's texts alone (see `texts`), kept until `release`; None if only a whole
+        parse reads them."""
+        texts = decode_texts(self.line)
+        _SET_TEXTS(self, texts)
+        return texts
+
     def release(self) -> None:
         """Forget the parsed line (the plugin calls this once the event's case has run): the
         next attribute that needs it reads and parses the line again."""
         _SET_PARSED(self, None)  # the slot directly: `object.__setattr__` cost twice as much
+        _SET_TEXTS(self, None)
 
     @property
     def is_flat(self) -> bool:
@@ -180,11 +177,14 @@ class Event:
     @property
     def prompt(self) -> str:
         """The text of the last user message ("" when there is none)."""
-        inp = (self._parsed or self.raw)["input"]
+        parsed = self._parsed
+        if parsed is None and (texts := self._texts or self._read_texts()) is not None:
+            return texts.prompt()
+        inp = (parsed or self.raw)["input"]
         for message in reversed(inp if type(inp) is list else inp["messages"]):
             if message.get("role") == "user":
                 content = message.get("content")
-                return content if type(content) is str else _text(content)
+                return content if type(content) is str else text_of(content)
         return ""
 
     @property
@@ -195,11 +195,14 @@ class Event:
     @property
     def response(self) -> str:
         """The output's text ("" when there is none)."""
-        output = (self._parsed or self.raw)["output"]
+        parsed = self._parsed
+        if parsed is None and (texts := self._texts or self._read_texts()) is not None:
+            return texts.response()
+        output = (parsed or self.raw)["output"]
         if output is None:
             return ""
         content = output.get("content")
-        return content if type(content) is str else _text(content)
+        return content if type(content) is str else text_of(content)
 
     @property
     def input(self) -> dict[str, Any]:
@@ -279,9 +282,16 @@ def _slot_setters(*names: str) -> tuple[Any, ...]:
     return tuple(Event.__dict__[name].__set__ for name in names)
 
 
-_SET_ID, _SET_TAGS, _SET_TIMESTAMP, _SET_SUCCEEDED, _SET_FILE, _SET_INDEX, _SET_PARSED = (
-    _slot_setters("id", "tags", "timestamp", "succeeded", "_file", "_index", "_parsed")
-)
+(
+    _SET_ID,
+    _SET_TAGS,
+    _SET_TIMESTAMP,
+    _SET_SUCCEEDED,
+    _SET_FILE,
+    _SET_INDEX,
+    _SET_PARSED,
+    _SET_TEXTS,
+) = _slot_setters("id", "tags", "timestamp", "succeeded", "_file", "_index", "_parsed", "_texts")
 
 
 def new_event(
@@ -302,4 +312,5 @@ def new_event(
     _SET_FILE(event, file)
     _SET_INDEX(event, index)
     _SET_PARSED(event, None)
+    _SET_TEXTS(event, None)
     return event
