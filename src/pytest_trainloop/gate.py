@@ -107,11 +107,11 @@ def gate(line: bytes) -> EventKey | None:
             return None
     if output is not None and memoryview(output.content)[0] not in _CONTENT_STARTS:
         return None
-    errors: list[str] = []
     if gated.tag is not msgspec.UNSET or gated.durationMs is not msgspec.UNSET or flat:
         if not flat:  # a flat line's input must be its messages
             return None
         tag, start = gated.tag, gated.startTimeMs
+        errors: list[str] = []
         timestamp = None if start is None else timestamp_from_ms(start, errors)
         if errors:
             return None

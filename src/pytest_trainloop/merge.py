@@ -1,8 +1,8 @@
-"""Sharded runs: what a shard's results file holds beyond its cases, and the merge of the shards'
-files into the one a single run would have written.
+"""Sharded runs: the merge of the shards' files into the one a single run would have written.
 
-Pure (no pytest): the session marks a shard's results with `shard_fields`; `pytest-trainloop
-merge` (cli.py) reads the files with `read_shard`, and `merge` folds their cases into one
+Pure (no pytest): the session marks a shard's results with `shards.shard_fields`;
+`pytest-trainloop merge` (cli.py) reads the files with `read_shard`, and `merge` folds their
+cases into one
 `Tally`, as a single run folds its reports. Nothing is averaged (the mean of shard scores is not
 the run's score): every count, score and gate is recomputed from the cases.
 """
@@ -17,50 +17,9 @@ from typing import Any
 from pytest_trainloop.baseline import MetricBaseline, Verdicts, tolerating_label
 from pytest_trainloop.compare import ResultsFileError, read_results
 from pytest_trainloop.results import FORMAT_VERSION
+from pytest_trainloop.shards import SECTION, label
 from pytest_trainloop.summary import Gate, Tally, merge_usage
 from pytest_trainloop.tolerance import fails, tolerating_gate
-
-Shard = tuple[int, int]  # (index, count), 1-based
-SECTION = "shard"  # a shard's own top-level section of its results file
-
-
-def label(shard: Shard) -> str:
-    """`shard 2/4`: a shard's name in the partial reasons and on the terminal."""
-    return f"shard {shard[0]}/{shard[1]}"
-
-
-def configuration(shard: Shard | None) -> dict[str, int] | None:
-    """The `shard` entry of a run's configuration."""
-    return None if shard is None else {"index": shard[0], "count": shard[1]}
-
-
-def note(shard: Shard) -> str:
-    """The terminal's line after a shard's summary."""
-    return f"{label(shard)}: gates are decided by `pytest-trainloop merge`"
-
-
-def shard_fields(
-    shard: Shard, empty: Mapping[tuple[str, str], str], must_not_be_empty: Mapping[Any, str]
-) -> dict[str, Any]:
-    """What a shard's results hold on top of a run's: its gates are undecided (`gates_held` is
-    null), and its metrics that had nothing to evaluate in its share, with why, so that the merge
-    tells which had nothing in the whole run (and fail it, as `not_empty` gates)."""
-    return {
-        "gates_held": None,
-        SECTION: {
-            "index": shard[0],
-            "count": shard[1],
-            "empty_metrics": [
-                {
-                    "suite": suite,
-                    "metric": metric,
-                    "reason": why,
-                    "must_not_be_empty": (suite, metric) in must_not_be_empty,
-                }
-                for (suite, metric), why in sorted(empty.items())
-            ],
-        },
-    }
 
 
 class MergeError(Exception):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_trainloop import merge, results
+from pytest_trainloop import results, shards
 from pytest_trainloop.events import EventLog
 from pytest_trainloop.outcomes import broken_reason
 from pytest_trainloop.records import (
@@ -188,7 +188,7 @@ class TrainloopSession:
             "stepwise": bool(option("stepwise", False)),
             "batch": s.batch_size is not None,
             "batch_size": s.batch_size,
-            "shard": merge.configuration(sel.shard),
+            "shard": shards.configuration(sel.shard),
         }
 
     def _partial(self, session: pytest.Session, configuration: dict[str, Any]) -> list[str]:
@@ -220,7 +220,7 @@ class TrainloopSession:
                 shown = ",".join(value) if isinstance(value, list) else value
                 reasons.append(f"--trainloop-{name} {shown}")
         shard = self.settings.selection.shard
-        return [*reasons, merge.label(shard)] if shard else reasons
+        return [*reasons, shards.label(shard)] if shard else reasons
 
     def _events(self) -> EventLog | None:
         """The events this process read, if it did (a plain run; an xdist controller reads
@@ -242,7 +242,7 @@ class TrainloopSession:
         data = results.build(self.tally, gates, now, self.bad_lines, configuration, self.partial)
         if shard:  # the merge compares with a baseline, over every shard's cases
             t = self.tally
-            data.update(merge.shard_fields(shard, t.empty_metrics, t.must_not_be_empty))
+            data.update(shards.shard_fields(shard, t.empty_metrics, t.must_not_be_empty))
         elif self.settings.baseline is not None:
             self._compare(data)
         written = results.write(
@@ -308,4 +308,4 @@ class TrainloopSession:
         if self.baseline_error is not None:
             terminalreporter.write_line(f"ERROR: {self.baseline_error}", red=True, bold=True)
         if self.settings.selection.shard:
-            terminalreporter.write_line(merge.note(self.settings.selection.shard), yellow=True)
+            terminalreporter.write_line(shards.note(self.settings.selection.shard), yellow=True)

@@ -16,8 +16,6 @@ from typing import Any, NamedTuple
 from pytest_trainloop.atomic import write_atomically
 from pytest_trainloop.events import EventLog, EventsNotFoundError, read_events
 from pytest_trainloop.report.history import gather_history
-from pytest_trainloop.report.html import render_html
-from pytest_trainloop.report.markdown import render_markdown
 from pytest_trainloop.settings import Settings
 
 __all__ = ["STEP_SUMMARY_ENV", "ReportFile", "write_reports"]
@@ -38,6 +36,9 @@ def _html(
 ) -> str:
     """The page. An xdist controller read no events: they are read here, for the page alone,
     and closed after; a data folder that is gone leaves the page without conversations."""
+    # Imported when asked for, as the Markdown's renderer: most runs write neither.
+    from pytest_trainloop.report.html import render_html
+
     own = None
     if log is None:
         try:
@@ -98,6 +99,8 @@ def write_reports(
     evaluated = bool((results.get("summary") or {}).get("total"))
     if settings.markdown_path is None and not (step_summary and evaluated):
         return written
+    from pytest_trainloop.report.markdown import render_markdown
+
     markdown = render_markdown(results)
     if settings.markdown_path is not None:
         written.append(_write("markdown", settings.markdown_path, markdown))
