@@ -276,9 +276,6 @@ def _judge_options(
     """The config file's `judge:` mapping with the judge options of the command line and ini
     applied, checked at start-up (with or without a judge metric in the run): a bad value is a
     usage error naming where it came from."""
-    # Only the settings part of the judge: asyncio and httpx are imported where a judge runs.
-    from pytest_trainloop.judge import JudgeConfig, JudgeConfigError
-
     options = dict(section)
     given: dict[str, str] = {}  # the judge settings given as options, and by which
     models, source = _given(config, "judge_models")
@@ -293,6 +290,11 @@ def _judge_options(
     if cache is not None:
         options["cache"] = cache
         given["cache"] = source
+    # Only the settings part of the judge: asyncio and httpx are imported where a judge runs.
+    if not options:  # nothing to check: the defaults (and no judge import, 5 ms)
+        return options
+    from pytest_trainloop.judge import JudgeConfig, JudgeConfigError
+
     try:
         JudgeConfig.from_mapping(options, config_path.parent, local_folder)
     except JudgeConfigError as exc:
