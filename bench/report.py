@@ -33,13 +33,10 @@ import data  # noqa: E402
 from data import generate  # noqa: E402
 
 from pytest_trainloop.events import read_events  # noqa: E402
-from pytest_trainloop.report import (  # noqa: E402
-    gather_history,
-    render_html,
-    render_markdown,
-    write_html_report,
-)
 from pytest_trainloop.report.files import write_reports  # noqa: E402
+from pytest_trainloop.report.history import gather_history  # noqa: E402
+from pytest_trainloop.report.html import render_html, write_html_report  # noqa: E402
+from pytest_trainloop.report.markdown import render_markdown  # noqa: E402
 from pytest_trainloop.settings import Settings  # noqa: E402
 from pytest_trainloop.suites import Selection  # noqa: E402
 

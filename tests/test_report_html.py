@@ -15,7 +15,8 @@ import orjson
 import pytest
 
 from pytest_trainloop.events import read_events
-from pytest_trainloop.report import gather_history, render_html, write_html_report
+from pytest_trainloop.report.history import gather_history
+from pytest_trainloop.report.html import render_html, write_html_report
 from pytest_trainloop.stats import wilson_interval
 from tests.browser import assert_nothing_injected
 from tests.conftest import Project, documented_event, flat_event

@@ -9,7 +9,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from pytest_trainloop.report import render_markdown
+from pytest_trainloop.report.markdown import render_markdown
 from tests.conftest import Project, documented_event
 
 HOSTILE_REPLY = (

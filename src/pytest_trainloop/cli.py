@@ -147,7 +147,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _report(args: argparse.Namespace) -> int:
     from pytest_trainloop.atomic import write_atomically
-    from pytest_trainloop.report import render_markdown, write_html_report
+    from pytest_trainloop.report.html import write_html_report
+    from pytest_trainloop.report.markdown import render_markdown
 
     written = write_html_report(Path(args.results), Path(args.output))
     print(f"report: {written}")

@@ -1,17 +1,7 @@
-"""Views of a run's results: a self-contained HTML page and a Markdown summary.
+"""Views of a run's results: the terminal's summary, a self-contained HTML page (html.py), a
+Markdown summary (markdown.py), and the report files a run writes (files.py).
 
 Pure renderers: results dict (and events) in, text out. No pytest here; the plugin and the
-console script decide when and where to write.
+console script decide when and where to write. Nothing is imported here: a run imports the
+renderer it uses, and most runs render no page.
 """
-
-from pytest_trainloop.report.history import HistoryPoint, gather_history
-from pytest_trainloop.report.html import render_html, write_html_report
-from pytest_trainloop.report.markdown import render_markdown
-
-__all__ = [
-    "HistoryPoint",
-    "gather_history",
-    "render_html",
-    "render_markdown",
-    "write_html_report",
-]
