@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -38,6 +39,28 @@ def module_level_judge(event):
 
 # In-process runs inherit this suite's `filterwarnings = error`; a damaged entry only warns.
 WARN = ("-W", "default::pytest_trainloop.TrainloopWarning")
+
+
+def everything_written(judged: Project, result: pytest.RunResult, junit: Path) -> dict[str, str]:
+    """Every text a run showed or wrote: where a secret must not be."""
+    results = judged.data / "results"
+    return {
+        "terminal": result.stdout.str() + result.stderr.str(),
+        "junit": junit.read_text(),
+        "results": (results / judged.summary()["results_file"]).read_text(),
+        "summary": (results / "evaluation_summary.json").read_text(),
+    }
+
+
+def the_one_reason(judged: Project) -> str:
+    """The reason every case of the run shares (its judge failed the same way for each)."""
+    reasons = {
+        str(d["reason"])
+        for metric in judged.results()["suites"]["support"]["metrics"].values()
+        for d in metric["details"]
+    }
+    assert len(reasons) == 1
+    return reasons.pop()
 
 
 @pytest.fixture
@@ -359,24 +382,13 @@ def test_a_key_the_provider_echoes_in_its_error_is_written_nowhere(
     )
     junit = judged.path / "junit.xml"
     result = judged.run("--trainloop", "-vv", "--tb=long", "-l", f"--junitxml={junit}", *batch)
-    written = {
-        "terminal": result.stdout.str() + result.stderr.str(),
-        "junit": junit.read_text(),
-        "results": (judged.data / "results" / judged.summary()["results_file"]).read_text(),
-        "summary": (judged.data / "results" / "evaluation_summary.json").read_text(),
-    }
+    written = everything_written(judged, result, junit)
     for where, text in written.items():
         for key in KEYS:
             assert text.count(key) == 0, f"{key} in the {where}"
             assert key[:12] not in text, f"a prefix of {key} in the {where}"
     # Still useful: the model, the status, the provider's error type and message.
-    reasons = {
-        d["reason"]
-        for metric in judged.results()["suites"]["support"]["metrics"].values()
-        for d in metric["details"]
-    }
-    assert len(reasons) == 1
-    (reason,) = reasons
+    reason = the_one_reason(judged)
     assert reason.startswith(f"JudgeCallError: {provider}/reject-key: HTTP 401")
     error_type = "authentication_error" if provider == "anthropic" else "invalid_request_error"
     assert error_type in reason
@@ -430,23 +442,12 @@ def test_a_password_in_the_judge_base_url_is_written_nowhere(
     )
     login = base64.b64encode(f"proxy-user:{PASSWORD}".encode()).decode()
     assert judge_server.requests[0]["headers"]["Authorization"] == f"Basic {login}"  # sent
-    written = {
-        "terminal": result.stdout.str() + result.stderr.str(),
-        "junit": junit.read_text(),
-        "results": (judged.data / "results" / judged.summary()["results_file"]).read_text(),
-        "summary": (judged.data / "results" / "evaluation_summary.json").read_text(),
-    }
+    written = everything_written(judged, result, junit)
     for name, text in written.items():
         assert PASSWORD[:8] not in text, f"the password in the {name}"
         assert login[:12] not in text, f"the password, in base64, in the {name}"
     # Still useful: who was refused where, and what the proxy said.
-    reasons = {
-        d["reason"]
-        for metric in judged.results()["suites"]["support"]["metrics"].values()
-        for d in metric["details"]
-    }
-    assert len(reasons) == 1
-    (reason,) = reasons
+    reason = the_one_reason(judged)
     assert reason.startswith("JudgeCallError: openai/reject-login: HTTP 401")
     assert "proxy_error: proxy login proxy-user:" in reason
     assert f"{judge_server.url.replace('http://', 'http://proxy-user:[redacted]@')}/v1" in reason
