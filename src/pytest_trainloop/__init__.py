@@ -17,8 +17,8 @@ if TYPE_CHECKING:
         read_events,
         validate_event,
     )
+    from pytest_trainloop.marker import TrainloopWarning
     from pytest_trainloop.outcomes import Verdict
-    from pytest_trainloop.suites import TrainloopWarning
 
 # Imported when first asked for: `TrainloopWarning` needs pytest, and the console script (which
 # imports this package on its way to pytest_trainloop.cli) must start without it.
@@ -33,7 +33,7 @@ _HOMES = {
     "read_events": "events",
     "validate_event": "events",
     "Verdict": "outcomes",
-    "TrainloopWarning": "suites",
+    "TrainloopWarning": "marker",
 }
 
 
@@ -41,9 +41,9 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"pytest_trainloop.{home}"), name)
-    globals()[name] = value
-    return value
+    # Not kept in this module's globals: pytester's in-process runs drop the modules a run
+    # imported, and a kept class would then be another than the one the next run checks against.
+    return getattr(importlib.import_module(f"pytest_trainloop.{home}"), name)
 
 
 def __dir__() -> list[str]:

@@ -11,15 +11,9 @@ from typing import Any, NoReturn
 import pytest
 
 from pytest_trainloop.events import EventLog
-from pytest_trainloop.marker import EVENT_ARG, MARKER, MARKER_SIGNATURE
+from pytest_trainloop.marker import EVENT_ARG, MARKER, MARKER_SIGNATURE, TrainloopWarning
 from pytest_trainloop.settings import Settings
-from pytest_trainloop.suites import (
-    Chosen,
-    MarkerError,
-    MetricSpec,
-    TrainloopWarning,
-    parse_marker,
-)
+from pytest_trainloop.suites import Chosen, MarkerError, MetricSpec, parse_marker
 
 _BAD_LINES_SHOWN = 20
 

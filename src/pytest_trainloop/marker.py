@@ -1,4 +1,5 @@
-"""The trainloop_suite marker's name and help, and which collected functions are metrics.
+"""The trainloop_suite marker's name and help, which collected functions are metrics, and the
+plugin's warning class.
 
 Imported by every pytest run where the plugin is installed (its collection hook asks
 `is_metric` of every function and class), so it imports nothing but pytest and the standard
@@ -50,3 +51,12 @@ def is_metric(collector: pytest.Module | pytest.Class, name: str, obj: object) -
         )
         and takes_event(obj)  # last: reading a signature is the costly check
     )
+
+
+class TrainloopWarning(pytest.PytestWarning):
+    """Warnings of pytest-trainloop (bad event lines, ...); filter them by this class.
+
+    Here, with what every run imports, so that the class a `-W` filter names is the one raised
+    whichever modules a run loaded (pytester's in-process runs drop what each run imported,
+    while pytest keeps the filters it parsed).
+    """

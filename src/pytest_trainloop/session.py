@@ -15,6 +15,7 @@ import pytest
 
 from pytest_trainloop import results, shards
 from pytest_trainloop.events import EventLog
+from pytest_trainloop.marker import TrainloopWarning
 from pytest_trainloop.outcomes import broken_reason
 from pytest_trainloop.records import (
     Announcement,
@@ -25,7 +26,6 @@ from pytest_trainloop.records import (
 )
 from pytest_trainloop.report.files import ReportFile, write_reports
 from pytest_trainloop.settings import Settings
-from pytest_trainloop.suites import TrainloopWarning
 from pytest_trainloop.summary import Case, Gate, Tally, merge_usage
 
 if TYPE_CHECKING:

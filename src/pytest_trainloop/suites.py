@@ -166,7 +166,3 @@ def shard_of(event_id: str, count: int) -> int:
     every machine, process and Python version (never `hash()`, which is salted per process)."""
     digest = hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % count + 1
-
-
-class TrainloopWarning(pytest.PytestWarning):
-    """Warnings of pytest-trainloop (bad event lines, ...); filter them by this class."""
