@@ -151,6 +151,18 @@ def test_prompt_and_response_read_alone_equal_those_of_the_parsed_line(data_fold
     ]
 
 
+def test_a_timestamp_past_the_microsecond_is_cut_not_rounded_into_the_next_day(
+    data_folder: Path,
+) -> None:
+    # As --trainloop-since/--until read theirs: rounding would move this event into 2025.
+    write_lines(
+        data_folder / "events" / "a.jsonl",
+        [documented_event(timestamp="2024-12-31T23:59:59.9999999Z")],
+    )
+    [event] = read_events(data_folder).events
+    assert event.timestamp == datetime(2024, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+
+
 def test_files_are_read_in_sorted_path_order_and_line_order_is_kept(data_folder: Path) -> None:
     events = data_folder / "events"
     write_lines(events / "b.jsonl", [documented_event("b1"), documented_event("b2")])
@@ -434,15 +446,22 @@ def test_a_line_orjson_cannot_parse_is_a_bad_line_wherever_its_fault_lies(
     good = orjson.dumps(documented_event("r0"))
     in_unknown_field = good.replace(b'"input":{', b'"input":{"x":"\xff",')
     in_content = good.replace(b'"content":"', b'"content":"\xfe', 1)
-    assert in_unknown_field != good and in_content != good
-    (data_folder / "events" / "a.jsonl").write_bytes(
-        b"\n".join([good, in_unknown_field, in_content]) + b"\n"
+    # A number past a double's range, in parts (which the gate otherwise leaves unbuilt).
+    parts = b'[{"type":"text","text":"a","n":1e999}]'
+    in_message_parts = good.replace(b'"content":"Hello!"', b'"content":' + parts, 1)
+    in_output_parts = good.replace(
+        b'"content":"Hello! How can I help you today?"', b'"content":' + parts, 1
     )
+    lines = [good, in_unknown_field, in_content, in_message_parts, in_output_parts]
+    assert len(set(lines)) == len(lines)
+    (data_folder / "events" / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     log = read_events(data_folder)
     assert [e.id for e in log.events] == ["r0"]
-    assert [(b.source.line, b.reason[:19]) for b in log.bad_lines] == [
-        (2, "not valid UTF-8 (by"),
-        (3, "not valid UTF-8 (by"),
+    assert [(b.source.line, b.reason[:20]) for b in log.bad_lines] == [
+        (2, "not valid UTF-8 (byt"),
+        (3, "not valid UTF-8 (byt"),
+        (4, "not valid JSON (numb"),
+        (5, "not valid JSON (numb"),
     ]
 
 

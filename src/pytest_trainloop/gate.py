@@ -14,22 +14,24 @@ whose key and timestamp readings it shares; below the reader.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import msgspec
 
-from pytest_trainloop.validation import EventKey, timestamp_from_ms
+from pytest_trainloop.validation import EventKey, timestamp_from_ms, timestamp_from_text
 
 # Within orjson's range of ints (it reads wider ones as floats, which int fields refuse).
 _JsonInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 # A message's or output's content is kept raw, unbuilt (building every message's text as a str
-# was half of the gate's time), and checked by its first byte: a string, parts or null, as
-# `check_event` allows. msgspec has checked the JSON itself, escapes included, but not UTF-8 in
-# what it leaves unbuilt: `gate` checks the whole line's.
+# was half of the gate's time), and checked by its first byte: a string or null, as
+# `check_event` allows; or parts, which are decoded (numbers past a double's range, which
+# orjson refuses, are found only so). msgspec has checked the JSON itself, escapes included,
+# but not UTF-8 in what it leaves unbuilt: `gate` checks the whole line's.
 _NULL = msgspec.Raw(b"null")
-_CONTENT_STARTS = frozenset(b'"[n')
+_TEXT_STARTS = frozenset(b'"n')
+_PARTS_START = ord("[")
+_PARTS = msgspec.json.Decoder(list[Any])
 
 
 class _GateMessage(msgspec.Struct):
@@ -75,7 +77,7 @@ class _GateLine(msgspec.Struct):
     input: _GateInput | list[_GateMessage]
     output: _GateOutput | None
     metadata: _GateMetadata | None = None
-    timestamp: datetime | None = None  # RFC 3339, read in C; other forms go the slow way
+    timestamp: str | None = None
     tag: str | msgspec.UnsetType | None = msgspec.UNSET
     durationMs: int | float | msgspec.UnsetType | None = msgspec.UNSET
     model: str | None = None
@@ -87,6 +89,17 @@ class _GateLine(msgspec.Struct):
 
 
 _GATE = msgspec.json.Decoder(_GateLine)
+
+
+def _parts_pass(content: msgspec.Raw) -> bool:
+    """Whether a content that is neither a string nor null is parts that orjson reads."""
+    if memoryview(content)[0] != _PARTS_START:
+        return False
+    try:
+        _PARTS.decode(content)
+    except msgspec.MsgspecError:
+        return False
+    return True
 
 
 def gate(line: bytes) -> EventKey | None:
@@ -103,22 +116,25 @@ def gate(line: bytes) -> EventKey | None:
     inp, output = gated.input, gated.output
     flat = type(inp) is list
     for message in inp if flat else inp.messages:  # type: ignore[union-attr]
-        if memoryview(message.content)[0] not in _CONTENT_STARTS:
+        content = message.content
+        if memoryview(content)[0] not in _TEXT_STARTS and not _parts_pass(content):
             return None
-    if output is not None and memoryview(output.content)[0] not in _CONTENT_STARTS:
-        return None
+    if output is not None:
+        content = output.content
+        if memoryview(content)[0] not in _TEXT_STARTS and not _parts_pass(content):
+            return None
+    errors: list[str] = []
     if gated.tag is not msgspec.UNSET or gated.durationMs is not msgspec.UNSET or flat:
         if not flat:  # a flat line's input must be its messages
             return None
         tag, start = gated.tag, gated.startTimeMs
-        errors: list[str] = []
         timestamp = None if start is None else timestamp_from_ms(start, errors)
         if errors:
             return None
         return (None, (tag,) if type(tag) is str and tag else (), timestamp, output is not None)
-    timestamp = gated.timestamp
-    if timestamp is not None and timestamp.tzinfo is None:
-        timestamp = timestamp.replace(tzinfo=timezone.utc)  # as `event_timestamp` reads it
+    timestamp = timestamp_from_text(gated.timestamp, errors)
+    if errors:
+        return None
     metadata = gated.metadata
     if metadata is None:
         return (None, (), timestamp, output is not None)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pytest_trainloop.event import TOKEN_NAMES
-from pytest_trainloop.timestamps import event_timestamp
+from pytest_trainloop.timestamps import parse_iso_timestamp
 
 # pytest leaves this module's frames out of a failing metric's traceback, as it does the
 # event's own (`validate_event` may be called from a metric).
@@ -109,7 +109,7 @@ def timestamp_from_text(value: object, errors: list[str]) -> datetime | None:
         return None
     if type(value) is str:
         try:
-            return event_timestamp(value)
+            return parse_iso_timestamp(value)
         except ValueError:
             pass
     errors.append(f"timestamp: expected an ISO 8601 string, got {value!r:.60}")
