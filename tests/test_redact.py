@@ -206,6 +206,23 @@ def test_a_registered_url_masks_its_password_alone_too() -> None:
     assert redact._registered == {"very-secret-key-1"}
 
 
+def test_a_url_variables_login_is_read_as_urllib_reads_it_quotes_and_tokens_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The scan of free text stops at a quote; a variable's value is one URL, parsed whole. A
+    # login with no password is a token when long (`https://ghp_…@github.com`), else a name.
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://me:it'sMyPass99@proxy.example/v1")
+    monkeypatch.setenv("GIT_REMOTE", "https://ghp_0123456789abcdefXYZ@github.com/o/r")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy-user@proxy:3128")
+    text = "sent it'sMyPass99 and ghp_0123456789abcdefXYZ for proxy-user"
+    assert redact.redact(text) == "sent [redacted] and ghp_…[redacted] for proxy-user"
+
+
+def test_a_registered_url_with_a_token_for_its_user_masks_the_token() -> None:
+    register_url("https://tok_abcdefghijklmnopqrst@proxy.example/v1")
+    assert redact.redact("refused tok_abcdefghijklmnopqrst") == "refused tok_…[redacted]"
+
+
 @dataclass(frozen=True)
 class _Options:
     folder: str

@@ -4,6 +4,7 @@ The secrets are the values of environment variables whose names look like creden
 (`OPENAI_API_KEY`, `GITHUB_TOKEN`, `AWS_SECRET_ACCESS_KEY`, `PGPASSWORD`, `AUTHORIZATION`, ...)
 the password of a login written into the URL any environment variable holds
 (`HTTPS_PROXY=http://me:pw@proxy:3128`, `OPENAI_BASE_URL`, `DATABASE_URL`), whatever its name,
+or its user name when it has no password and is long enough to be a token,
 and whatever was registered with `register` or `register_url` (the judge registers every key
 and login it sends and every credential its env file holds; a data folder's URL registers its
 login). A value shorter than `MIN_SECRET` characters is not a secret (`true`, `1`, a port
@@ -27,9 +28,12 @@ import functools
 import os
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 MIN_SECRET = 8  # characters: shorter values, and shorter echoed prefixes, are not masked
+# A URL's login without a password (`https://ghp_…@github.com/o/r`) is a token from this length:
+# a shorter one is a user's name, which messages need.
+_TOKEN_AS_USER = 16
 _SHOWN = 4  # characters of a secret kept in its mask, and only of a long secret
 _SHOWN_FROM = 16  # the length from which a secret's first characters are shown
 REDACTED = "[redacted]"
@@ -75,10 +79,29 @@ def url_passwords(text: str) -> set[str]:
     return written | {unquote(password) for password in written}
 
 
+def _login_secrets(url: str) -> set[str]:
+    """The secret of the login of `url`, a value known to be one URL (a variable's, a
+    setting's), read as urllib reads it: its password whatever characters it holds (the scan
+    of free text stops at a quote), else a user name long enough to be a token; as written
+    and as sent."""
+    try:
+        parts = urlsplit(url.strip())
+        password, user = parts.password, parts.username
+    except ValueError:
+        return set()
+    if password:
+        secret = password
+    elif user and len(user) >= _TOKEN_AS_USER and password is None:
+        secret = user
+    else:
+        return set()
+    return {secret, unquote(secret)}
+
+
 def register_url(url: str) -> None:
-    """Mask from now on the password of a login written into `url` (a setting we use), alone
-    too: a server's error may repeat it outside the URL."""
-    for password in url_passwords(url):
+    """Mask from now on the login's secret of `url` (a setting we use), alone too: a server's
+    error may repeat it outside the URL."""
+    for password in url_passwords(url) | _login_secrets(url):
         register(password)
 
 
@@ -105,7 +128,9 @@ def secrets() -> set[str]:
             continue
         if looks_like_credential(name):
             found.add(value)
-        found.update(p for p in url_passwords(value) if len(p) >= MIN_SECRET)
+        if "://" in value:
+            logins = url_passwords(value) | _login_secrets(value)
+            found.update(p for p in logins if len(p) >= MIN_SECRET)
     return found
 
 
