@@ -288,7 +288,7 @@ def test_an_entry_a_killed_write_left_as_a_temporary_file_is_asked_again_and_the
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     [left] = [path for path in cache.rglob("*") if path.is_file()]
     assert left.name.startswith(".tmp-") and orjson.loads(left.read_bytes())["answer"]
-    hour_ago = time.time() - 3600
+    hour_ago = time.time() - 2 * 3600  # past STALE_AFTER
     os.utime(left, (hour_ago, hour_ago))
     writing_now = left.parent / ".tmp-wr1t1ng0.json"  # another process's write, going on now
     writing_now.write_bytes(b'{"answer": "<result>tr')

@@ -180,8 +180,8 @@ def test_entries_a_killed_run_left_as_temporary_files_are_asked_again_and_the_fi
     calls = len(judge_server.requests)
     entries = sorted((judged.data / "judge_cache").rglob("*.json"))
     # As a run killed between writing each entry and renaming it into place leaves them: whole
-    # entries under write_atomically's temporary names, an hour old.
-    hour_ago = time.time() - 3600
+    # entries under write_atomically's temporary names, two hours old.
+    hour_ago = time.time() - 2 * 3600  # past STALE_AFTER
     left = []
     for n, entry in enumerate(entries):
         temporary = entry.parent / f".tmp-k1lled{n:02d}.json"

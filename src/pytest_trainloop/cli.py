@@ -13,11 +13,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import orjson
 
-from pytest_trainloop.baseline import Verdicts
 from pytest_trainloop.compare import (
     DEFAULT_ALPHA,
     ResultsFileError,
@@ -28,6 +27,9 @@ from pytest_trainloop.compare import (
 from pytest_trainloop.merge import MergeError
 from pytest_trainloop.regression import max_drops, regression_gates
 from pytest_trainloop.report.comparison import gate_lines, newly_failed_lines, table_lines
+
+if TYPE_CHECKING:
+    from pytest_trainloop.baseline import Verdicts
 
 OK, GATE_FAILED, USAGE_ERROR = 0, 1, 4
 

@@ -2,9 +2,8 @@
 
 Pure (no pytest): the session marks a shard's results with `shards.shard_fields`;
 `pytest-trainloop merge` (cli.py) reads the files with `read_shard`, and `merge` folds their
-cases into one
-`Tally`, as a single run folds its reports. Nothing is averaged (the mean of shard scores is not
-the run's score): every count, score and gate is recomputed from the cases.
+cases into one `Tally`, as a single run folds its reports. Nothing is averaged (the mean of
+shard scores is not the run's score): every count, score and gate is recomputed from the cases.
 """
 
 from __future__ import annotations

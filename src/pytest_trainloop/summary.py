@@ -182,7 +182,8 @@ class Details(Sequence[dict[str, Any]]):
 
     def __init__(self, tally: MetricTally, like: Details | None = None) -> None:
         """`like`: the details of another metric; when it counted the same ids in the same
-        order (the metrics of one selection do), its order is this one's, not sorted again."""
+        order (the metrics of one selection do per case, and in batch mode when their plain
+        passes fall on the same events), its order is this one's, not sorted again."""
         self._tally = tally
         ids = tally.ids
         if like is not None and like.tally.ids == ids:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pytest_trainloop.baseline import MetricBaseline
+from pytest_trainloop.shards import label
 
 
 def tolerating_gate(
@@ -33,7 +34,7 @@ def tolerating_gate(
     if fail_under is not None:
         return f"--trainloop-fail-under={fail_under:g}"
     if shard is not None:
-        return f"shard {shard[0]}/{shard[1]} (the merge decides)"
+        return f"{label(shard)} (the merge decides)"
     return None if baseline is None else baseline.tolerates(failed_ids)
 
 

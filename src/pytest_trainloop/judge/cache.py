@@ -25,9 +25,10 @@ from pytest_trainloop.atomic import remove_stale_temp_files, write_atomically
 
 MODES = ("use", "refresh", "off", "replay")
 # Seconds after which a temporary file is a killed write's, not one going on: a write takes
-# milliseconds, but other processes (xdist workers, other runs sharing the cache) write into
-# the same folders at any time, so no run's start can tell.
-STALE_AFTER = 60.0
+# milliseconds, but other processes (xdist workers, other runs, other machines on a shared
+# folder, whose clocks may be off by minutes) write into the same folders at any time, so no
+# run's start can tell. An hour: a leftover costs a few bytes until then.
+STALE_AFTER = 3600.0
 
 
 class JudgeCacheMissError(Exception):

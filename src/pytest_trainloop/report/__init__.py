@@ -2,6 +2,34 @@
 Markdown summary (markdown.py), and the report files a run writes (files.py).
 
 Pure renderers: results dict (and events) in, text out. No pytest here; the plugin and the
-console script decide when and where to write. Nothing is imported here: a run imports the
-renderer it uses, and most runs render no page.
+console script decide when and where to write. The names below are imported when first asked
+for: a run imports the renderer it uses, and most runs render no page.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_trainloop.report.history import HistoryPoint, gather_history
+    from pytest_trainloop.report.html import render_html, write_html_report
+    from pytest_trainloop.report.markdown import render_markdown
+
+_HOMES = {
+    "HistoryPoint": "history",
+    "gather_history": "history",
+    "render_html": "html",
+    "write_html_report": "html",
+    "render_markdown": "markdown",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
+__all__ = ["HistoryPoint", "gather_history", "render_html", "render_markdown", "write_html_report"]
