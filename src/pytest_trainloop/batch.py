@@ -20,6 +20,7 @@ from pytest_trainloop.evaluation import (
     returned,
     snippets_of,
 )
+from pytest_trainloop.event import release_all
 from pytest_trainloop.events import Event
 from pytest_trainloop.marker import EVENT_ARG
 from pytest_trainloop.outcomes import Outcome, broken_reason
@@ -58,8 +59,7 @@ class Batch:
 
     def release(self) -> None:
         """Forget the chunk's parsed lines, and resume the collector: its tests are done."""
-        for event in self.events:
-            event.release()
+        release_all(self.events)
         if self.paused_gc:
             self.paused_gc = False
             gc.enable()
@@ -143,10 +143,12 @@ def _one_by_one(
     """
     function = item.obj
     append, plain_pass = rows.append, passed.append
+    # Most metrics take the event alone: a keyword call then builds no dict (0.07 µs a call).
+    event_alone = funcargs.keys() == {EVENT_ARG}
     for event in batch.events:
         funcargs[EVENT_ARG] = event
         try:
-            value = function(**funcargs)
+            value = function(event=event) if event_alone else function(**funcargs)
             if type(value) is not bool:
                 value = returned(item, value)
         except STOPS_THE_RUN:

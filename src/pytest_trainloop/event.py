@@ -11,6 +11,7 @@ Below the checks and the reader: imports only `lines` and `texts`, and no pytest
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -292,6 +293,13 @@ def _slot_setters(*names: str) -> tuple[Any, ...]:
     _SET_PARSED,
     _SET_TEXTS,
 ) = _slot_setters("id", "tags", "timestamp", "succeeded", "_file", "_index", "_parsed", "_texts")
+
+
+def release_all(events: Iterable[Event]) -> None:
+    """`Event.release` for each of `events`, without a method call each (a chunk's 5000)."""
+    for event in events:
+        _SET_PARSED(event, None)
+        _SET_TEXTS(event, None)
 
 
 def new_event(
