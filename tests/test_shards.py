@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from pytest_trainloop.suites import shard_of
-from tests.conftest import PLANNED_METRICS, Project, documented_event, planned_events
+from tests.conftest import INI, PLANNED_METRICS, Project, documented_event, planned_events
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).with_name("pytest-trainloop")
@@ -189,7 +189,13 @@ def test_a_shard_says_which_it_is_is_partial_and_leaves_the_gates_to_the_merge(
     for n in (1, 2, 3):
         data = example.results(f"shard-{n}")
         assert data["configuration"]["shard"] == {"index": n, "count": 3}
-        assert data["shard"] == {"index": n, "count": 3, "empty_metrics": []}
+        assert data["shard"] == {
+            "index": n,
+            "count": 3,
+            "empty_metrics": [],
+            # the run's regression options, for the merge: here the defaults
+            "regression": {"fail_on_regression": False, "max_drop": None, "alpha": 0.05},
+        }
         assert (data["complete"], data["partial"]) == (False, [f"shard {n}/3"])
         assert (data["gates"], data["gates_held"]) == ([], None)
         stdout = example.done[f"shard-{n}"].stdout
@@ -435,6 +441,7 @@ class Gated:
     added: tuple[dict[str, Any], ...] = ()  # events the run has on top of the plan's
     side: int = 0
     raises_on: str = ""  # an event graded raises on
+    ini: str = ""  # lines of the ini file of the single run and of the shards
 
     def metrics(self) -> str:
         source = PLANNED_METRICS
@@ -451,6 +458,7 @@ class Gated:
 
 REGRESSION = (f"--trainloop-baseline={B}", "--trainloop-fail-on-regression")
 MERGE_REGRESSION = ("--baseline", B, "--fail-on-regression")
+INI_REGRESSION = "trainloop_fail_on_regression = true"
 UNPAIRED = documented_event("r99", tags=["t"], content="no 0.1")  # both metrics fail it
 EXITS = {
     "no gate: failures fail": Gated(1),
@@ -503,7 +511,60 @@ EXITS = {
         ("--baseline", B, "--max-drop", "0.5"),
         added=(UNPAIRED,),
     ),
+    # The regression options as the shards had them, from anywhere: the merge repeats none.
+    "fail_on_regression in the ini file tolerates failures the baseline has": Gated(
+        0, (f"--trainloop-baseline={B}",), ("--baseline", B), ini=INI_REGRESSION
+    ),
+    "fail_on_regression in the ini file fails a regression": Gated(
+        1, (f"--trainloop-baseline={B}",), ("--baseline", B), ini=INI_REGRESSION, side=1
+    ),
+    "--trainloop-fail-on-regression given to the shards alone": Gated(
+        0, REGRESSION, ("--baseline", B)
+    ),
+    "max_drop in the ini file tolerates failures the baseline has": Gated(
+        0, (f"--trainloop-baseline={B}",), ("--baseline", B), ini="trainloop_max_drop = 0.5"
+    ),
+    "--trainloop-max-drop given to the shards alone": Gated(
+        0, (f"--trainloop-baseline={B}", "--trainloop-max-drop=0.5"), ("--baseline", B)
+    ),
+    # At alpha 0.05 says_yes regressed (p=0.013) and graded's interval lies below 0 ...
+    "both metrics regressed at alpha 0.05": Gated(
+        1,
+        (f"--trainloop-baseline={B}",),
+        ("--baseline", B),
+        "min_score=0",
+        "min_score=0",
+        ini=INI_REGRESSION,
+        side=1,
+    ),
+    # ... and at alpha 0.001 neither did.
+    "alpha in the ini file: nothing regressed at alpha 0.001": Gated(
+        0,
+        (f"--trainloop-baseline={B}",),
+        ("--baseline", B),
+        "min_score=0",
+        "min_score=0",
+        ini=f"{INI_REGRESSION}\ntrainloop_alpha = 0.001",
+        side=1,
+    ),
+    "--trainloop-alpha given to the shards alone": Gated(
+        0,
+        (*REGRESSION, "--trainloop-alpha=0.001"),
+        ("--baseline", B),
+        "min_score=0",
+        "min_score=0",
+        side=1,
+    ),
 }
+
+
+def _planned_baseline(project: Project) -> Path:
+    """The plan's baseline, run in `project`: its results file."""
+    project.metrics(PLANNED_METRICS)
+    planned_events(project, 0)
+    baseline = project.path / "baseline.json"
+    assert project.run("--trainloop", f"--trainloop-results={baseline}").ret == 1
+    return baseline
 
 
 @pytest.mark.parametrize("gated", EXITS.values(), ids=list(EXITS))
@@ -512,10 +573,8 @@ def test_the_merge_exits_as_the_single_run_does_whatever_tolerates_its_failures(
 ) -> None:
     from pytest_trainloop.cli import main
 
-    project.metrics(PLANNED_METRICS)
-    planned_events(project, 0)
-    baseline = project.path / "baseline.json"
-    assert project.run("--trainloop", f"--trainloop-results={baseline}").ret == 1
+    baseline = _planned_baseline(project)
+    project.pytester.makeini(f"{INI}{gated.ini}\n")
     project.metrics(gated.metrics())
     planned_events(project, gated.side)
     project.events(gated.added, name="day2.jsonl")
@@ -534,6 +593,99 @@ def test_the_merge_exits_as_the_single_run_does_whatever_tolerates_its_failures(
             *(o.replace(B, str(baseline)) for o in gated.merge),
         ]
     )
-    printed = capsys.readouterr().out
-    assert (single.ret, merged) == (gated.code, gated.code), printed
+    printed = capsys.readouterr()
+    assert (single.ret, merged) == (gated.code, gated.code), printed.out
     assert read(out)["gates"] == read(single_path)["gates"]
+    assert read(out).get("comparison") == read(single_path).get("comparison")
+    assert "overrides" not in printed.err  # the merge repeated no option otherwise
+
+
+def test_the_merges_own_regression_flags_override_the_shards_and_say_so(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_trainloop.cli import main
+
+    baseline = _planned_baseline(project)
+    project.pytester.makeini(f"{INI}trainloop_alpha = 0.001\n")
+    _, files = _sharded(project, f"--trainloop-baseline={baseline}")
+    out = project.path / "merged.json"
+    args = ["merge", *map(str, files), "-o", str(out), "--baseline", str(baseline)]
+    capsys.readouterr()
+    assert main(args) == 1  # the shards' run had no regression gate: its failures fail
+    assert "overrides" not in capsys.readouterr().err
+    assert read(out)["comparison"]["alpha"] == 0.001
+    # the merge's flags win: failures on the baseline's events are tolerated, at alpha 0.2
+    assert main([*args, "--fail-on-regression", "--alpha", "0.2", "--max-drop", "0.5"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "pytest-trainloop merge: --fail-on-regression overrides the shards' "
+        "fail_on_regression false",
+        "pytest-trainloop merge: --max-drop 0.5 overrides the shards' max_drop null",
+        "pytest-trainloop merge: --alpha 0.2 overrides the shards' alpha 0.001",
+    ]
+    merged = read(out)
+    assert merged["comparison"]["alpha"] == 0.2
+    gates = {(g["gate"], g["metric"]): g["bound"] for g in merged["gates"]}
+    assert gates == {
+        ("regression", "says_yes"): 0.2,
+        ("regression", "graded"): 0.2,
+        ("max_drop", None): 0.5,
+    }
+
+
+def test_shards_that_recorded_no_regression_options_merge_with_the_merges_flags_or_defaults(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_trainloop.cli import main
+
+    baseline = _planned_baseline(project)
+    project.pytester.makeini(f"{INI}{INI_REGRESSION}\n")
+    _, files = _sharded(project, f"--trainloop-baseline={baseline}")
+    for path in files:  # as a version that did not record them wrote the files
+        data = read(path)
+        del data["shard"]["regression"]
+        path.write_bytes(orjson.dumps(data))
+    out = project.path / "merged.json"
+    args = ["merge", *map(str, files), "-o", str(out), "--baseline", str(baseline)]
+    capsys.readouterr()
+    assert main(args) == 1
+    assert main([*args, "--fail-on-regression"]) == 0
+    assert "overrides" not in capsys.readouterr().err
+
+
+def test_shards_with_other_regression_options_or_a_bad_one_are_errors_naming_them(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_trainloop.cli import main
+
+    _project(project)
+    files = []
+    for n, options in ((1, ["--trainloop-alpha=0.01"]), (2, [])):
+        path = project.path / f"shard-{n}.json"
+        project.run(
+            "--trainloop", f"--trainloop-shard={n}/2", f"--trainloop-results={path}", *options
+        )
+        files.append(path)
+    out = project.path / "merged.json"
+    capsys.readouterr()
+    assert main(["merge", *map(str, files), "-o", str(out)]) == 4
+    assert capsys.readouterr().err == (
+        f"pytest-trainloop merge: error: {files[1]} (shard 2/2) is not of the same run as "
+        f"{files[0]} (shard 1/2): its regression options differ (alpha 0.05 there 0.01)\n"
+    )
+    data = read(files[1])
+    del data["shard"]["regression"]
+    files[1].write_bytes(orjson.dumps(data))
+    assert main(["merge", *map(str, files), "-o", str(out)]) == 4
+    assert capsys.readouterr().err == (
+        f"pytest-trainloop merge: error: {files[0]} (shard 1/2) records the run's regression "
+        f"options and {files[1]} (shard 2/2) does not: run every shard with the same version "
+        "of pytest-trainloop\n"
+    )
+    data["shard"]["regression"] = {"fail_on_regression": False, "max_drop": None, "alpha": "0.01"}
+    files[1].write_bytes(orjson.dumps(data))
+    assert main(["merge", *map(str, files), "-o", str(out)]) == 4
+    assert capsys.readouterr().err == (
+        f"pytest-trainloop merge: error: {files[1]}: not a shard's results file "
+        "(shard.regression.alpha is '0.01', not a number between 0 and 1)\n"
+    )
+    assert not out.exists()

@@ -127,22 +127,26 @@ def _parser() -> argparse.ArgumentParser:
         help="Compare the merged run with a baseline results file, or 'latest': the newest "
         "complete run in the output's folder.",
     )
+    # The regression options default to the run's, as its shards recorded them: None here.
     merge.add_argument(
         "--alpha",
         type=_alpha,
-        default=DEFAULT_ALPHA,
-        help=f"Significance level of the comparison (default {DEFAULT_ALPHA}).",
+        help="Significance level of the comparison (default: the shards' run's, else "
+        f"{DEFAULT_ALPHA}).",
     )
     merge.add_argument(
         "--fail-on-regression",
         action="store_true",
-        help="Exit 1 when any metric regressed significantly against the baseline.",
+        default=None,
+        help="Exit 1 when any metric regressed significantly against the baseline (default: "
+        "as the shards' run did).",
     )
     merge.add_argument(
         "--max-drop",
         type=_alpha,
         metavar="D",
-        help="Exit 1 when the paired overall score fell by more than D from the baseline.",
+        help="Exit 1 when the paired overall score fell by more than D from the baseline "
+        "(default: the shards' run's bound, if it had one).",
     )
     return parser
 
@@ -199,6 +203,11 @@ def _merge(args: argparse.Namespace) -> int:
     started = time.time()
     shards = [merge.read_shard(Path(path)) for path in args.shards]
     merged = merge.merge(shards)
+    regression, overrides = merge.regression_options(
+        merged.regression, args.fail_on_regression, args.max_drop, args.alpha
+    )
+    for line in overrides:
+        print(f"pytest-trainloop merge: {line}", file=sys.stderr)
     now = results.utc_now()
     data = results.build(
         merged.tally, merged.gates, now, merged.bad_lines, merged.configuration, merged.partial
@@ -216,7 +225,11 @@ def _merge(args: argparse.Namespace) -> int:
         baseline_path = _baseline_file(args.baseline, folder, None if into_folder else output)
         # As the single run does: the comparison and its gates into the results.
         compared = baseline.apply(
-            data, baseline_path, args.alpha, args.fail_on_regression, args.max_drop
+            data,
+            baseline_path,
+            regression.alpha,
+            regression.fail_on_regression,
+            regression.max_drop,
         )
         failed = compared.failed
         # As a run's processes read them; a file that cannot be read was refused just above.
@@ -240,7 +253,7 @@ def _merge(args: argparse.Namespace) -> int:
             f"({written.damaged_summary}); the trend was rebuilt from the run files",
             file=sys.stderr,
         )
-    code = merge.exit_code(merged, verdicts, args.fail_on_regression, args.max_drop)
+    code = merge.exit_code(merged, verdicts, regression.fail_on_regression, regression.max_drop)
     return GATE_FAILED if failed or code else OK
 
 

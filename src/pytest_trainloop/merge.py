@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_trainloop.baseline import MetricBaseline, Verdicts, tolerating_label
-from pytest_trainloop.compare import ResultsFileError, read_results
+from pytest_trainloop.compare import DEFAULT_ALPHA, ResultsFileError, read_results
 from pytest_trainloop.results import FORMAT_VERSION
-from pytest_trainloop.shards import SECTION, label
+from pytest_trainloop.shards import SECTION, Regression, label
 from pytest_trainloop.summary import Gate, Tally, merge_usage
 from pytest_trainloop.tolerance import fails, tolerating_gate
 
@@ -32,6 +32,7 @@ class ShardFile:
     data: dict[str, Any]
     index: int
     count: int
+    regression: Regression | None  # None in the files of versions that did not record it
 
     @property
     def name(self) -> str:
@@ -47,8 +48,12 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _is_bound(value: object) -> bool:
-    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+    return value is None or _is_number(value)
 
 
 def _is_strings(value: object) -> bool:
@@ -60,6 +65,28 @@ def _is_usage(value: object) -> bool:
         isinstance(counts, dict) and all(_is_int(n) for n in counts.values())
         for counts in value.values()
     )
+
+
+def _regression(path: Path, section: Mapping[str, Any]) -> Regression | None:
+    """The run's regression options a shard recorded (None: it recorded none), checked."""
+    value = section.get("regression")
+    if value is None:
+        return None
+    _check(isinstance(value, dict), path, f"shard.regression is {value!r}, not an object")
+    fail, drop, alpha = (value.get(k) for k in ("fail_on_regression", "max_drop", "alpha"))
+    where = "shard.regression."
+    _check(isinstance(fail, bool), path, f"{where}fail_on_regression is {fail!r}, not a boolean")
+    _check(
+        drop is None or (_is_number(drop) and 0 <= drop <= 1),
+        path,
+        f"{where}max_drop is {drop!r}, not null or a number in [0, 1]",
+    )
+    _check(
+        _is_number(alpha) and 0 < alpha < 1,
+        path,
+        f"{where}alpha is {alpha!r}, not a number between 0 and 1",
+    )
+    return Regression(fail, None if drop is None else float(drop), float(alpha))
 
 
 def read_shard(path: Path) -> ShardFile:
@@ -113,7 +140,7 @@ def read_shard(path: Path) -> ShardFile:
             for key in ("min_score", "threshold", "max_drop"):
                 _check(_is_bound(entry.get(key)), path, f"{where}: {key} is not a number")
             _check(_is_usage(entry.get("judge_usage", {})), path, f"{where}: judge_usage")
-    return ShardFile(path, data, index, count)
+    return ShardFile(path, data, index, count, _regression(path, section))
 
 
 def _without_shard(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,8 +148,9 @@ def _without_shard(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check(shards: Sequence[ShardFile]) -> None:
-    """One configuration (all but the shard), one format, shards 1..N once each, and the same
-    event files read; a MergeError naming the file or shard that does not fit."""
+    """One configuration (all but the shard) and regression options, one format, shards 1..N
+    once each, and the same event files read; a MergeError naming the file or shard that does
+    not fit."""
     first = shards[0]
     for shard in shards:
         version = shard.data.get("format_version")
@@ -143,6 +171,23 @@ def check(shards: Sequence[ShardFile]) -> None:
             raise MergeError(
                 f"{shard.name} is not of the same run as {first.name}: its configuration "
                 f"differs ({shown})"
+            )
+        if shard.regression != first.regression:
+            if shard.regression is None or first.regression is None:
+                recorded, other = (first, shard) if shard.regression is None else (shard, first)
+                raise MergeError(
+                    f"{recorded.name} records the run's regression options and {other.name} "
+                    "does not: run every shard with the same version of pytest-trainloop"
+                )
+            ours, theirs = shard.regression.as_json(), first.regression.as_json()
+            shown = ", ".join(
+                f"{k} {_shown(ours[k])} there {_shown(theirs[k])}"
+                for k in ours
+                if ours[k] != theirs[k]
+            )
+            raise MergeError(
+                f"{shard.name} is not of the same run as {first.name}: its regression options "
+                f"differ ({shown})"
             )
     seen: dict[int, ShardFile] = {}
     for shard in shards:
@@ -176,6 +221,7 @@ class Merged:
     bad_lines: list[str]
     configuration: dict[str, Any]
     partial: list[str]
+    regression: Regression | None  # the run's, as its shards recorded them
 
 
 def _fold(tally: Tally, data: Mapping[str, Any]) -> None:
@@ -234,7 +280,41 @@ def merge(shards: Sequence[ShardFile]) -> Merged:
         list(ran[0].data["bad_lines"]["lines"]),
         configuration,
         partial,
+        ordered[0].regression,
     )
+
+
+# The merge's flags for the regression options (cli.py), by the name the shards record them.
+FLAGS = {"fail_on_regression": "--fail-on-regression", "max_drop": "--max-drop", "alpha": "--alpha"}
+
+
+def regression_options(
+    recorded: Regression | None,
+    fail_on_regression: bool | None,
+    max_drop: float | None,
+    alpha: float | None,
+) -> tuple[Regression, list[str]]:
+    """The regression options the merge gates with: each of its flags that was given (not
+    None), else the run's as its shards `recorded` them, else the default; and a line for each
+    flag that overrides a different value the shards recorded."""
+    run = recorded or Regression(False, None, DEFAULT_ALPHA)
+    given = {"fail_on_regression": fail_on_regression, "max_drop": max_drop, "alpha": alpha}
+    ours = {**run.as_json(), **{k: v for k, v in given.items() if v is not None}}
+    lines = []
+    if recorded is not None:
+        for name, theirs in recorded.as_json().items():
+            if ours[name] != theirs:
+                value = ours[name]
+                flag = FLAGS[name] if isinstance(value, bool) else f"{FLAGS[name]} {value:g}"
+                lines.append(f"{flag} overrides the shards' {name} {_shown(theirs)}")
+    return Regression(**ours), lines
+
+
+def _shown(value: bool | float | None) -> str:
+    """A regression option's value as a shard's results file has it."""
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else f"{value:g}"
 
 
 def exit_code(

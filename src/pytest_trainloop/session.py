@@ -241,8 +241,11 @@ class TrainloopSession:
         self.partial = self._partial(session, configuration)
         data = results.build(self.tally, gates, now, self.bad_lines, configuration, self.partial)
         if shard:  # the merge compares with a baseline, over every shard's cases
-            t = self.tally
-            data.update(shards.shard_fields(shard, t.empty_metrics, t.must_not_be_empty))
+            t, s = self.tally, self.settings
+            regression = shards.Regression(s.fail_on_regression, s.max_drop, s.alpha)
+            data.update(
+                shards.shard_fields(shard, t.empty_metrics, t.must_not_be_empty, regression)
+            )
         elif self.settings.baseline is not None:
             self._compare(data)
         written = results.write(

@@ -6,10 +6,25 @@ process imports it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 Shard = tuple[int, int]  # (index, count), 1-based
 SECTION = "shard"  # a shard's own top-level section of its results file
+
+
+@dataclass(frozen=True)
+class Regression:
+    """The run's regression gate options, as its settings resolved them from the command line,
+    the ini file or the defaults: a shard records them for the merge, which compares with the
+    baseline and gates as the run would have."""
+
+    fail_on_regression: bool
+    max_drop: float | None  # on the overall paired score
+    alpha: float
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def label(shard: Shard) -> str:
@@ -28,11 +43,15 @@ def note(shard: Shard) -> str:
 
 
 def shard_fields(
-    shard: Shard, empty: Mapping[tuple[str, str], str], must_not_be_empty: Mapping[Any, str]
+    shard: Shard,
+    empty: Mapping[tuple[str, str], str],
+    must_not_be_empty: Mapping[Any, str],
+    regression: Regression,
 ) -> dict[str, Any]:
     """What a shard's results hold on top of a run's: its gates are undecided (`gates_held` is
-    null), and its metrics that had nothing to evaluate in its share, with why, so that the merge
-    tells which had nothing in the whole run (and fail it, as `not_empty` gates)."""
+    null), its metrics that had nothing to evaluate in its share, with why, so that the merge
+    tells which had nothing in the whole run (and fail it, as `not_empty` gates), and the run's
+    regression options, which the merge's gates use unless its own flags say otherwise."""
     return {
         "gates_held": None,
         SECTION: {
@@ -47,5 +66,6 @@ def shard_fields(
                 }
                 for (suite, metric), why in sorted(empty.items())
             ],
+            "regression": regression.as_json(),
         },
     }
