@@ -456,3 +456,40 @@ def test_httpx_and_asyncio_are_imported_only_when_a_judge_calls_out() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+@pytest.mark.parametrize(
+    ("raised", "problem"),
+    [
+        ("ReadTimeout", "timed out after 2 attempt(s)"),
+        ("ConnectError", "connection error (ConnectError) after 2 attempt(s)"),
+    ],
+)
+def test_a_transport_error_httpx_left_unmapped_is_still_a_judge_error(
+    monkeypatch: pytest.MonkeyPatch, raised: str, problem: str
+) -> None:
+    # httpx maps httpcore's errors where it sends and reads, but a bare httpcore.ReadTimeout
+    # escaped it twice in loaded full-suite runs: whatever the transport raises, a call ends
+    # in our error, retried as httpx's own. The transport is the boundary replaced here.
+    import httpcore
+    import httpx
+
+    from pytest_trainloop.judge.providers import Model, ask
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-0123456789")
+    calls: list[str] = []
+
+    def unmapped(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        raise getattr(httpcore, raised)("from the transport")
+
+    async def one_answer() -> object:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(unmapped)) as client:
+            return await ask(
+                client, Model("openai", "m"), "claim?", 0.0, "http://127.0.0.1:9/v1", None, 1, 0.0
+            )
+
+    with pytest.raises(JudgeCallError) as failed:
+        asyncio.run(one_answer())
+    assert str(failed.value) == f"openai/m: {problem}"
+    assert len(calls) == 2
