@@ -4,10 +4,11 @@ outcomes as report properties and back."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from pytest_trainloop.outcomes import Outcome, Verdict, outcome_of, stable_reason
-from pytest_trainloop.records import CaseVerdict, Identity, receive
+from pytest_trainloop.records import BatchOutcome, CaseVerdict, Identity, Row, receive
 
 ALLOWED = (
     "return None, True/False, 0/1, a float score in [0, 1], (verdict, reason) "
@@ -209,3 +210,30 @@ def test_a_case_written_as_properties_reads_back_the_same() -> None:
     assert received is not None
     assert received.identity == identity
     assert received.verdict == verdict
+
+
+@pytest.mark.parametrize("as_text", [False, True], ids=["in-process", "from-a-worker"])
+@pytest.mark.parametrize(
+    ("rows", "passed"),
+    [
+        ([("e2", "failed", "no", None, "p", "r", None)], ["e1", "e3"]),
+        ([], ["e1", "e2"]),  # every event plainly passed
+        ([("e1", "error", "boom", None, "", "", None)], []),  # none did: nothing sent for them
+    ],
+    ids=["both", "passes-only", "rows-only"],
+)
+def test_a_batch_outcome_written_as_properties_reads_back_the_same(
+    rows: list[Row], passed: list[str], as_text: bool
+) -> None:
+    outcome = BatchOutcome(rows, passed, {"openai/m": {"calls": 2}})
+    identity = Identity("s", "m", batch_size=3)
+    properties = [*identity.to_properties(), *outcome.to_properties(as_text)]
+    if not passed:
+        assert all(name != "trainloop_batch_passed" for name, _ in properties)
+    received = receive(orjson.loads(orjson.dumps(properties)) if as_text else properties)
+    assert received is not None and received.batch is not None
+    back = received.batch
+    assert [tuple(r) for r in back.rows] == rows
+    assert back.passed == passed
+    assert back.judge_usage == {"openai/m": {"calls": 2}}
+    assert back.events == len(rows) + len(passed)

@@ -193,8 +193,8 @@ class BatchOutcome:
         if not isinstance(rows, list):
             return None
         passed = values.get("batch_passed", [])
-        if isinstance(passed, str):  # from a worker
-            passed = passed.split(" ")
+        if isinstance(passed, str):  # from a worker; an empty list is not sent, "" guarded
+            passed = passed.split(" ") if passed else []
         usage = values.get("judge_usage")
         return cls(
             rows,
