@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,13 +38,22 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # Not kept in this module's globals: pytester's in-process runs drop the modules a run
-    # imported, and a kept class would then be another than the one the next run checks against.
-    return getattr(importlib.import_module(f"pytest_trainloop.{home}"), name)
+def lazy_names(package: str, homes: dict[str, str]) -> Callable[[str], Any]:
+    """A package's module `__getattr__`: each name in `homes` from its submodule, imported when
+    the name is first asked for (this package's and `report`'s)."""
+
+    def get(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        # Not kept in the package's globals: pytester's in-process runs drop the modules a run
+        # imported, and a kept class would then be another than the one the next run checks.
+        return getattr(importlib.import_module(f"{package}.{home}"), name)
+
+    return get
+
+
+__getattr__ = lazy_names(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

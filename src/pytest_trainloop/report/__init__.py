@@ -8,8 +8,9 @@ for: a run imports the renderer it uses, and most runs render no page.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pytest_trainloop import lazy_names
 
 if TYPE_CHECKING:
     from pytest_trainloop.report.history import HistoryPoint, gather_history
@@ -25,11 +26,6 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
-
+__getattr__ = lazy_names(__name__, _HOMES)
 
 __all__ = ["HistoryPoint", "gather_history", "render_html", "render_markdown", "write_html_report"]
