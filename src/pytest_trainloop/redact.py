@@ -79,30 +79,33 @@ def url_passwords(text: str) -> set[str]:
     return written | {unquote(password) for password in written}
 
 
-def _login_secrets(url: str) -> set[str]:
-    """The secret of the login of `url`, a value known to be one URL (a variable's, a
-    setting's), read as urllib reads it: its password whatever characters it holds (the scan
-    of free text stops at a quote), else a user name long enough to be a token; as written
-    and as sent."""
+def url_secrets(url: str) -> set[str]:
+    """The login's secrets of `url`, a value known to be one URL (a variable's, a setting's):
+    `url_passwords`, and the login as urllib reads it: its password whatever characters it
+    holds (the scan of free text stops at a quote), else a user name long enough to be a
+    token; as written and as sent."""
+    if "://" not in url:
+        return set()
+    found = url_passwords(url)
     try:
         parts = urlsplit(url.strip())
         password, user = parts.password, parts.username
     except ValueError:
-        return set()
+        return found
     if password:
         secret = password
     elif user and len(user) >= _TOKEN_AS_USER and password is None:
         secret = user
     else:
-        return set()
-    return {secret, unquote(secret)}
+        return found
+    return found | {secret, unquote(secret)}
 
 
 def register_url(url: str) -> None:
     """Mask from now on the login's secret of `url` (a setting we use), alone too: a server's
     error may repeat it outside the URL."""
-    for password in url_passwords(url) | _login_secrets(url):
-        register(password)
+    for secret in url_secrets(url):
+        register(secret)
 
 
 def mask_url_logins(text: str) -> str:
@@ -128,9 +131,7 @@ def secrets() -> set[str]:
             continue
         if looks_like_credential(name):
             found.add(value)
-        if "://" in value:
-            logins = url_passwords(value) | _login_secrets(value)
-            found.update(p for p in logins if len(p) >= MIN_SECRET)
+        found.update(p for p in url_secrets(value) if len(p) >= MIN_SECRET)
     return found
 
 
