@@ -160,8 +160,7 @@ class Event:
     def release(self) -> None:
         """Forget the parsed line (the plugin calls this once the event's case has run): the
         next attribute that needs it reads and parses the line again."""
-        _SET_PARSED(self, None)  # the slot directly: `object.__setattr__` cost twice as much
-        _SET_TEXTS(self, None)
+        release_all((self,))
 
     @property
     def is_flat(self) -> bool:
@@ -297,7 +296,7 @@ def _slot_setters(*names: str) -> tuple[Any, ...]:
 
 def release_all(events: Iterable[Event]) -> None:
     """`Event.release` for each of `events`, without a method call each (a chunk's 5000)."""
-    for event in events:
+    for event in events:  # the slots directly: `object.__setattr__` cost twice as much
         _SET_PARSED(event, None)
         _SET_TEXTS(event, None)
 
