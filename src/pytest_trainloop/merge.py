@@ -8,7 +8,7 @@ shard scores is not the run's score): every count, score and gate is recomputed 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,14 @@ def _without_shard(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data["configuration"].items() if k != "shard"}
 
 
+def _differences(
+    ours: Mapping[str, Any], theirs: Mapping[str, Any], show: Callable[[Any], str]
+) -> str:
+    """`key ours there theirs` for each key whose values differ, by key ("": none differs)."""
+    differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    return ", ".join(f"{k} {show(ours.get(k))} there {show(theirs.get(k))}" for k in differ)
+
+
 def check(shards: Sequence[ShardFile]) -> None:
     """One configuration (all but the shard) and regression options, one format, shards 1..N
     once each, and the same event files read; a MergeError naming the file or shard that does
@@ -164,10 +172,8 @@ def check(shards: Sequence[ShardFile]) -> None:
                 f"{shard.name} is not a shard of the same split as {first.name}: {first.count} "
                 f"shards there, {shard.count} here"
             )
-        ours, theirs = _without_shard(shard.data), _without_shard(first.data)
-        differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
-        if differ:
-            shown = ", ".join(f"{k} {ours.get(k)!r} there {theirs.get(k)!r}" for k in differ)
+        shown = _differences(_without_shard(shard.data), _without_shard(first.data), repr)
+        if shown:
             raise MergeError(
                 f"{shard.name} is not of the same run as {first.name}: its configuration "
                 f"differs ({shown})"
@@ -179,12 +185,7 @@ def check(shards: Sequence[ShardFile]) -> None:
                     f"{recorded.name} records the run's regression options and {other.name} "
                     "does not: run every shard with the same version of pytest-trainloop"
                 )
-            ours, theirs = shard.regression.as_json(), first.regression.as_json()
-            shown = ", ".join(
-                f"{k} {_shown(ours[k])} there {_shown(theirs[k])}"
-                for k in ours
-                if ours[k] != theirs[k]
-            )
+            shown = _differences(shard.regression.as_json(), first.regression.as_json(), _shown)
             raise MergeError(
                 f"{shard.name} is not of the same run as {first.name}: its regression options "
                 f"differ ({shown})"
