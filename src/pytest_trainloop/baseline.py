@@ -40,14 +40,18 @@ def read_verdicts(path: Path) -> Verdicts:
     that has changed into something else since gives no verdict (the aggregating process, which
     reads it again, says what is wrong)."""
     try:
-        data = orjson.loads(path.read_bytes())
-        return {
-            (suite, metric): {row["event_id"]: row["verdict"] for row in entry["details"]}
-            for suite, values in data["suites"].items()
-            for metric, entry in values["metrics"].items()
-        }
+        return verdicts_of(orjson.loads(path.read_bytes()))
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return {}
+
+
+def verdicts_of(results: Mapping[str, Any]) -> Verdicts:
+    """The verdict of each case of a results file's data."""
+    return {
+        (suite, metric): {row["event_id"]: row["verdict"] for row in entry["details"]}
+        for suite, values in results["suites"].items()
+        for metric, entry in values["metrics"].items()
+    }
 
 
 def tolerating_label(
@@ -91,6 +95,7 @@ class Compared:
 
     comparison: Comparison
     gates: list[RegressionGate]
+    verdicts: Verdicts  # the baseline's, case by case: its gates tolerate failures on its events
 
     @property
     def failed(self) -> list[RegressionGate]:
@@ -110,10 +115,11 @@ def apply(
     from pytest_trainloop.compare import compare, read_results
     from pytest_trainloop.regression import gate_checks, max_drops
 
-    comparison = compare(read_results(baseline), data, str(baseline), alpha)
+    base = read_results(baseline)
+    comparison = compare(base, data, str(baseline), alpha)
     # The markers' bounds as the results record them: the console script reads them there too.
     gates = gate_checks(comparison, fail_on_regression, max_drops(data), overall_max_drop)
     data["gates"] += [gate.as_json() for gate in gates]
     data["gates_held"] = data["gates_held"] and all(gate.held for gate in gates)
     data["comparison"] = comparison.as_json()
-    return Compared(comparison, gates)
+    return Compared(comparison, gates, verdicts_of(base))

@@ -231,9 +231,7 @@ def _merge(args: argparse.Namespace) -> int:
             regression.fail_on_regression,
             regression.max_drop,
         )
-        failed = compared.failed
-        # As a run's processes read them; a file that cannot be read was refused just above.
-        verdicts = baseline.read_verdicts(baseline_path)
+        failed, verdicts = compared.failed, compared.verdicts
         comparison_lines = [*table_lines(data, compared.comparison)]
         comparison_lines += newly_failed_lines(compared.comparison)
     if into_folder:  # named and summarised as a run writing to its results folder

@@ -329,8 +329,8 @@ def exit_code(
     gave the single run's cases their outcomes (tolerance.py; a shard leaves it to here): a case
     errored, or failed with no gate tolerating it; else 0.
 
-    `baseline`: the verdicts of the baseline the merge compared with (`baseline.read_verdicts`),
-    and the regression gates' options, which tolerate failing cases on events it has.
+    `baseline`: the verdicts of the baseline the merge compared with (`Compared.verdicts`), and
+    the regression gates' options, which tolerate failing cases on events it has.
     """
     tally = merged.tally
     if not all(g.held for g in merged.gates) or tally.unattributed_errors > 0:
