@@ -109,6 +109,21 @@ def latest_complete(results_dir: Path, exclude: Path | None = None) -> Path | No
 # --- the comparison -----------------------------------------------------------------------------
 
 
+# The paired cases' counts, as `Stats` and the pool it is made from both keep them.
+_COUNTS = (
+    "both_passed",
+    "both_failed",
+    "newly_failed",
+    "newly_passed",
+    "only_in_run",
+    "only_in_baseline",
+)
+
+
+def _counts(of: object) -> dict[str, int]:
+    return {name: getattr(of, name) for name in _COUNTS}
+
+
 @dataclass(frozen=True)
 class Stats:
     """What changed between the paired cases of a metric, a suite or the whole run."""
@@ -148,12 +163,7 @@ class Stats:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "both_passed": self.both_passed,
-            "both_failed": self.both_failed,
-            "newly_failed": self.newly_failed,
-            "newly_passed": self.newly_passed,
-            "only_in_run": self.only_in_run,
-            "only_in_baseline": self.only_in_baseline,
+            **_counts(self),
             "baseline_score": _round(self.baseline_score),
             "run_score": _round(self.run_score),
             "change": _round(self.change),
@@ -266,12 +276,7 @@ class _Pool:
             high is not None and high < 0.0
         )
         return {
-            "both_passed": self.both_passed,
-            "both_failed": self.both_failed,
-            "newly_failed": self.newly_failed,
-            "newly_passed": self.newly_passed,
-            "only_in_run": self.only_in_run,
-            "only_in_baseline": self.only_in_baseline,
+            **_counts(self),
             "float_scores": self.float_scores,
             "p_value": p,
             "mean_difference": mean,
