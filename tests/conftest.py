@@ -319,3 +319,15 @@ def planned_expected(metric: str) -> dict[str, Any]:
             counts["newly_passed"] += 1
             passed_ids.append(event_id)
     return {**counts, "newly_failed_ids": failed_ids, "newly_passed_ids": passed_ids}
+
+
+def planned_comparison_metrics(section: dict[str, Any], baseline: Path) -> dict[str, Any]:
+    """A comparison section of PLAN's two runs, checked against the counts worked by hand for
+    both metrics; its metrics, for further checks."""
+    assert section["baseline"]["file"] == str(baseline)
+    assert section["alpha"] == 0.05
+    metrics: dict[str, Any] = section["suites"]["s"]["metrics"]
+    for metric in ("says_yes", "graded"):
+        expected = planned_expected(metric)
+        assert {k: metrics[metric][k] for k in expected} == expected, metric
+    return metrics
